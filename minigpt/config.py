@@ -1,0 +1,84 @@
+"""GPTConfig: every size of the model in one validated dataclass, plus named presets."""
+from dataclasses import asdict, dataclass, fields, replace
+
+ATTENTION_IMPLS = ("explicit", "sdpa")
+
+
+@dataclass
+class GPTConfig:
+    vocab_size: int = 2049     # the course tokenizer: 2048 BPE tokens + <|endoftext|>
+    block_size: int = 128      # longest run of real tokens the model sees (prefix slots do not count)
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    dropout: float = 0.0
+    bias: bool = True          # biases in Linear and LayerNorm, as in GPT-2
+    attention: str = "explicit"  # "explicit": q·kᵀ/√d, mask, softmax, ·v written out; "sdpa": torch's fused kernel
+
+    def __post_init__(self):
+        self.validate()
+
+    @property
+    def head_dim(self) -> int:
+        return self.n_embd // self.n_head
+
+    def validate(self) -> None:
+        """All checks in one place; each message says what is wrong and how to fix it."""
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"GPTConfig.{name}={value!r} must be a positive integer.")
+        if self.n_embd % self.n_head:
+            raise ValueError(
+                f"n_embd={self.n_embd} is not divisible by n_head={self.n_head}: each head gets n_embd/n_head dims. "
+                f"Pick n_embd a multiple of n_head (e.g. n_embd={self.n_head * max(1, round(self.n_embd / self.n_head))})."
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout={self.dropout} must be in [0, 1).")
+        if self.attention not in ATTENTION_IMPLS:
+            raise ValueError(f"attention={self.attention!r} is unknown; use one of {ATTENTION_IMPLS}.")
+        if self.vocab_size > 65535:
+            # token caches are uint16 on disk
+            raise ValueError(f"vocab_size={self.vocab_size} does not fit the uint16 token files; keep it <= 65535.")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "GPTConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown GPTConfig fields {sorted(unknown)}; known fields are {sorted(known)}.")
+        return cls(**d)
+
+    def override(self, **changes) -> "GPTConfig":
+        """A copy with some fields changed (validated again)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+# Named presets. `nano` trains in seconds (tests); `tiny` is what the lessons pretrain on a laptop CPU.
+PRESETS = {
+    "nano": dict(block_size=32, n_layer=2, n_head=2, n_embd=32),
+    "tiny": dict(block_size=128, n_layer=4, n_head=4, n_embd=256),
+}
+
+
+def preset(name: str, **overrides) -> GPTConfig:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}.")
+    return GPTConfig(**{**PRESETS[name], **overrides})
+
+
+def add_config_args(parser, default_preset: str = "tiny") -> None:
+    """Readable command-line overrides: --preset tiny --n-layer 6 --n-embd 384 ..."""
+    parser.add_argument("--preset", default=default_preset, choices=sorted(PRESETS), help="model size preset")
+    for f in fields(GPTConfig):
+        flag = "--" + f.name.replace("_", "-")
+        kind = {"bool": lambda s: s.lower() in ("1", "true", "yes")}.get(f.type if isinstance(f.type, str) else f.type.__name__)
+        parser.add_argument(flag, dest=f"cfg_{f.name}", default=None, type=kind or type(f.default), help=f"override GPTConfig.{f.name}")
+
+
+def config_from_args(args, **fixed) -> GPTConfig:
+    changes = {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None}
+    return preset(args.preset, **{**changes, **fixed})

@@ -1,0 +1,76 @@
+"""Sampling text from a GPT, with a KV cache built on the same key/value slots the prefix uses.
+
+The cache: after a forward pass every layer returns the keys/values it used. Feed them back as
+`slots` and the next call only has to process the one new token. A learned prefix is simply the
+first thing in that cache.
+
+Past block_size: positions are learned and absolute (0..block_size-1), so cached keys cannot slide
+along. Once the text is longer than block_size, every step recomputes on the last block_size tokens
+(the prefix stays in front), exactly like the uncached loop. Results are identical; only the
+speed-up is gone beyond that length.
+"""
+import torch
+
+
+def sample_next(logits, temperature=1.0, top_k=None, generator=None):
+    """(B, V) logits of the last position -> (B, 1) next token ids. temperature 0 means greedy."""
+    if temperature < 0:
+        raise ValueError(f"temperature={temperature} must be >= 0 (0 = always take the most likely token).")
+    if temperature == 0:
+        return logits.argmax(dim=-1, keepdim=True)
+    logits = logits / temperature
+    if top_k is not None:
+        if top_k < 1:
+            raise ValueError(f"top_k={top_k} must be >= 1 (or None to keep every token).")
+        kth = torch.topk(logits, min(top_k, logits.size(-1)), dim=-1).values[:, -1:]  # (B, 1) k-th largest
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = torch.softmax(logits, dim=-1)
+    return torch.multinomial(probs, num_samples=1, generator=generator)
+
+
+def check_prompt(idx, config):
+    """Clear errors for prompts the model cannot take."""
+    if not torch.is_tensor(idx) or idx.dim() != 2:
+        raise ValueError("prompt must be a (B, T) tensor of token ids; for one text use torch.tensor([ids]).")
+    if idx.size(1) == 0:
+        raise ValueError("empty prompt: give at least one token (an <|endoftext|> token starts a fresh text).")
+    if idx.size(1) > config.block_size:
+        raise ValueError(f"prompt has {idx.size(1)} tokens but the model sees at most block_size={config.block_size}; "
+                         f"keep its last {config.block_size} tokens: idx[:, -{config.block_size}:].")
+    lo, hi = int(idx.min()), int(idx.max())
+    if lo < 0 or hi >= config.vocab_size:
+        raise ValueError(f"prompt has token id {hi if hi >= config.vocab_size else lo} outside the vocabulary "
+                         f"[0, {config.vocab_size}); encode it with the tokenizer the model was trained with.")
+
+
+@torch.no_grad()
+def generate(model, idx, max_new_tokens, temperature=1.0, top_k=None, generator=None,
+             slots=None, use_cache=True, stop_token=None):
+    """Continue each row of idx (B, T) by max_new_tokens tokens; returns (B, T + new).
+
+    slots: per layer (k, v), each (B, H, P, D): a prefix every step attends to (never modified).
+    generator: a torch.Generator on the model's device, for reproducible sampling.
+    stop_token: stop early once every row has produced it.
+    Rows must have the same length (no padding).
+    """
+    block_size = model.config.block_size
+    check_prompt(idx, model.config)
+    was_training = model.training
+    model.eval()
+    cache, n_cached = None, 0  # cache: per layer (k, v) = prefix slots + keys of the n_cached real tokens
+    done = torch.zeros(idx.size(0), dtype=torch.bool, device=idx.device)
+    for _ in range(max_new_tokens):
+        if use_cache and idx.size(1) <= block_size:
+            new = idx[:, n_cached:]  # only tokens the cache has not seen (the whole prompt at first)
+            out = model(new, slots=cache if cache is not None else slots, pos_offset=n_cached)
+            cache, n_cached = out.kv, idx.size(1)
+        else:  # no cache, or past block_size: recompute on the last block_size tokens
+            out = model(idx[:, -block_size:], slots=slots)
+        next_id = sample_next(out.logits[:, -1, :], temperature, top_k, generator)  # (B, 1)
+        idx = torch.cat([idx, next_id], dim=1)
+        if stop_token is not None:
+            done |= next_id.squeeze(1) == stop_token
+            if done.all():
+                break
+    model.train(was_training)
+    return idx
