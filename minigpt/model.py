@@ -121,12 +121,12 @@ class GPT(nn.Module):
         """Mean cross-entropy over the positions whose target is not -100."""
         return F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
 
-    def forward(self, idx, targets=None, slots=None, attention_mask=None, pos_offset=0) -> GPTOutput:
+    def forward(self, idx, targets=None, attention_mask=None, slots=None, pos_offset=0) -> GPTOutput:
         """
         idx:            (B, T) token ids
         targets:        (B, T) next-token ids, -100 where no loss is wanted
-        slots:          per layer (k, v), each (B, H, P, D), prepended to that layer's keys/values
         attention_mask: (B, T) with 1 for real tokens and 0 for padding, or (B, P+T) to also hide slots
+        slots:          per layer (k, v), each (B, H, P, D), prepended to that layer's keys/values
         pos_offset:     position of idx[:, 0] (real tokens already in a KV cache)
         """
         B, T = idx.shape

@@ -1,0 +1,18 @@
+"""prefix: prefix-tuning (Li & Liang 2021) on a frozen minigpt, with prompt-tuning and full fine-tuning baselines.
+
+    from prefix import freeze, PrefixTuning, PrefixedGPT, save_prefix, load_prefix
+    report = freeze(base)                                   # no gradients, eval mode; trainable vs total
+    model = PrefixedGPT(base, PrefixTuning(base.config, prefix_len=10))
+    ... train model with minigpt.train ...
+    save_prefix(model.prefix, base, "runs/e2e.prefix.pt")   # folded table + base fingerprint
+"""
+from .freeze import ParamReport, count_params, freeze
+from .io import fingerprint, load_prefix, save_prefix
+from .prefix_tuning import PrefixTuning, slots_to_table, table_to_slots
+from .prompt_tuning import PromptTuning
+from .tuned import MultiPrefixGPT, PrefixedGPT, stack_slots
+
+__all__ = [
+    "ParamReport", "count_params", "freeze", "fingerprint", "load_prefix", "save_prefix",
+    "PrefixTuning", "PromptTuning", "PrefixedGPT", "MultiPrefixGPT", "stack_slots", "slots_to_table", "table_to_slots",
+]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from functools import lru_cache
 from typing import Hashable, Sequence
 
 # ---------------------------------------------------------------------------------------------
@@ -217,9 +218,17 @@ def mentions(text: str, forms: Sequence[str]) -> bool:
     not count, unless the form itself starts with a negation: so "family-friendly" is not
     found in "is not family-friendly", while the form "not family-friendly" is.
     """
-    words = _words(text)
+    return _mentions(_words(text), forms)
+
+
+@lru_cache(maxsize=4096)
+def _form_words(form: str) -> list[str]:
+    return _words(form)
+
+
+def _mentions(words: list[str], forms: Sequence[str]) -> bool:
     for form in forms:
-        f = _words(form)
+        f = _form_words(form)
         check_negation = f[0] not in _NEGATIONS and not f[0].endswith("n't")
         for i in range(len(words) - len(f) + 1):
             if words[i:i + len(f)] == f and not (check_negation and _negated(words, i)):
@@ -238,6 +247,8 @@ def slot_error_rate(outputs: Sequence[str], surface_forms_per_example: Sequence[
     n_slots = sum(len(slots) for slots in surface_forms_per_example)
     if n_slots == 0:
         raise ValueError("no slot values to check")
-    missing = sum(not mentions(out, forms)
-                  for out, slots in zip(outputs, surface_forms_per_example) for forms in slots)
+    missing = 0
+    for out, slots in zip(outputs, surface_forms_per_example):
+        words = _words(out)  # tokenise once per output, not once per slot
+        missing += sum(not _mentions(words, forms) for forms in slots)
     return missing / n_slots

@@ -1,0 +1,86 @@
+"""Saving a prefix: only the folded table and what it needs to be used again, a few tens of kB.
+
+A prefix is meaningless on any other model, so the file records which base it belongs to: the base's
+config and a fingerprint of its weights. Loading onto another base is refused with a clear error.
+"""
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from minigpt.config import GPTConfig
+
+from .prefix_tuning import PrefixTuning
+from .prompt_tuning import PromptTuning
+
+FORMAT = "minigpt-prefix-v1"
+
+
+def fingerprint(model) -> str:
+    """sha256 of every weight (names, shapes, bytes) of the model, shortened: which base is this?"""
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def atomic_save(obj, path):
+    """torch.save to a temp file in the same folder, then os.replace: a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def save_prefix(prefix, base, path, meta=None):
+    """Fold (if it has an MLP) and save. Returns the file size in bytes."""
+    table = prefix.folded().compute_table().detach().to("cpu", torch.float32).clone()
+    atomic_save({
+        "format": FORMAT,
+        "method": prefix.method,
+        "prefix_len": prefix.prefix_len,
+        "table": table,
+        "base_config": base.config.to_dict(),
+        "base_fingerprint": fingerprint(base),
+        "meta": dict(meta or {}),
+    }, path)
+    return os.path.getsize(path)
+
+
+def load_prefix(path, base):
+    """-> PrefixTuning (table) or PromptTuning, on the base's device, checked against the base."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no prefix file at {path}; train one first (python -m lessons.07_prefix_tune).")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated file, a pickle of something else, ...
+        raise ValueError(f"{path} could not be read as a prefix file ({type(e).__name__}); it may be corrupt — save it again.") from None
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a prefix file (expected format {FORMAT!r}); "
+                         f"model checkpoints load with minigpt.checkpoint.load_model instead.")
+    if blob["base_config"] != base.config.to_dict() or blob["base_fingerprint"] != fingerprint(base):
+        raise ValueError(f"{path} was trained for another base model (fingerprint {blob['base_fingerprint']}, this base is "
+                         f"{fingerprint(base)}). A prefix only works on the exact weights it was trained with: load the "
+                         f"base checkpoint it was made for, or train a new prefix on this one.")
+    config = GPTConfig.from_dict(blob["base_config"])
+    if blob["method"] == "prefix":
+        prefix = PrefixTuning(config, blob["prefix_len"], reparam="table")
+        prefix.table.data.copy_(blob["table"])
+    elif blob["method"] == "prompt":
+        prefix = PromptTuning(config, blob["prefix_len"])
+        prefix.embeddings.data.copy_(blob["table"])
+    else:
+        raise ValueError(f"{path}: unknown method {blob['method']!r}.")
+    prefix.meta = blob["meta"]
+    return prefix.to(next(base.parameters()).device).eval()

@@ -1,0 +1,102 @@
+"""Prefix-tuning (Li & Liang, 2021): P learned key/value vectors in front of every layer's attention.
+
+The base model never changes. For each layer l the prefix holds P keys and P values, each (H, P, D), that
+every real token can attend to; minigpt's attention takes them as extra key/value slots.
+
+Training goes through a reparameterization, as in the paper: a small MLP turns P embeddings into the whole
+table (direct optimization of the table was less stable there). After training the MLP is folded away:
+we keep only the table it computes, P x (n_layer·2·n_embd) numbers.
+"""
+import torch
+import torch.nn as nn
+
+
+def table_to_slots(table, config, batch_size):
+    """(P, n_layer·2·n_embd) table -> per layer (k, v), each (B, H, P, D), expanded over the batch (no copy)."""
+    P = table.size(0)
+    L, H, D = config.n_layer, config.n_head, config.head_dim
+    kv = table.view(P, L, 2, H, D).permute(1, 2, 3, 0, 4)  # (L, 2, H, P, D)
+    return [(kv[l, 0].expand(batch_size, H, P, D), kv[l, 1].expand(batch_size, H, P, D)) for l in range(L)]
+
+
+def slots_to_table(slots):
+    """Inverse of table_to_slots for one row: per layer (k, v) (1, H, P, D) -> (P, n_layer·2·n_embd)."""
+    kv = torch.stack([torch.stack([k[0], v[0]]) for k, v in slots])  # (L, 2, H, P, D)
+    L, _, H, P, D = kv.shape
+    return kv.permute(3, 0, 1, 2, 4).reshape(P, L * 2 * H * D)
+
+
+class PrefixTuning(nn.Module):
+    """P key/value vectors per layer, through an MLP while training (reparam="mlp") or as a plain table.
+
+    slots(base, batch_size) -> per layer (k, v), each (B, H, P, D), ready for GPT.forward(slots=...).
+    """
+
+    method = "prefix"
+
+    def __init__(self, config, prefix_len=10, reparam="mlp", hidden=512, dropout=0.0):
+        super().__init__()
+        if prefix_len < 1:
+            raise ValueError(f"prefix_len={prefix_len} must be >= 1 (no prefix at all is just the base model).")
+        if reparam not in ("mlp", "table"):
+            raise ValueError(f"reparam={reparam!r}: use 'mlp' (the paper's training setup) or 'table' (direct).")
+        self.config = config
+        self.prefix_len, self.reparam, self.hidden = prefix_len, reparam, hidden
+        width = config.n_layer * 2 * config.n_embd  # every layer's key and value, for one prefix position
+        if reparam == "mlp":
+            # Embedding(P, C) -> Linear(C, hidden) -> Tanh -> Linear(hidden, n_layer·2·C), as in the paper
+            self.embedding = nn.Parameter(torch.randn(prefix_len, config.n_embd) * 0.02)
+            self.mlp = nn.Sequential(nn.Linear(config.n_embd, hidden), nn.Tanh(), nn.Linear(hidden, width))
+        else:
+            self.table = nn.Parameter(torch.randn(prefix_len, width) * 0.02)
+        self.dropout = nn.Dropout(dropout)  # prefix dropout (P-tuning v2 uses 0.1); identity in eval()
+
+    def compute_table(self):
+        """(P, n_layer·2·n_embd): the keys and values of every layer, before dropout."""
+        return self.mlp(self.embedding) if self.reparam == "mlp" else self.table
+
+    def slots(self, base=None, batch_size=1):
+        table = self.dropout(self.compute_table())
+        return table_to_slots(table, self.config, batch_size)
+
+    @torch.no_grad()
+    def folded(self):
+        """A table-only copy: the MLP's output, computed once. Same slots, a fraction of the parameters."""
+        table = self.compute_table()
+        out = PrefixTuning(self.config, self.prefix_len, reparam="table", dropout=self.dropout.p)
+        out = out.to(device=table.device, dtype=table.dtype)
+        out.table.copy_(table)
+        return out.train(self.training)
+
+    def init_from_tokens(self, base, token_ids, steps=300, lr=1e-3, verbose=False):
+        """Start from the keys/values the frozen model gives the last P tokens of a real text.
+
+        token_ids: 1-D list/tensor of at least P tokens (e.g. the task name). With the MLP, its output is fitted
+        to those keys/values by a few hundred Adam steps on the mean squared error (as the paper's code does).
+        Returns the final fitting error (0.0 for a table).
+        """
+        ids = torch.as_tensor(token_ids, dtype=torch.long).flatten()
+        if ids.numel() < self.prefix_len:
+            raise ValueError(f"init text has {ids.numel()} tokens; prefix_len={self.prefix_len} needs at least that many. "
+                             f"Use a longer text or repeat it.")
+        device = next(base.parameters()).device
+        was_training = base.training
+        base.eval()
+        with torch.no_grad():
+            kv = base(ids[-base.config.block_size:].to(device)[None]).kv  # per layer (1, H, T, D)
+        base.train(was_training)
+        target = slots_to_table([(k[:, :, -self.prefix_len:], v[:, :, -self.prefix_len:]) for k, v in kv])
+        if self.reparam == "table":
+            with torch.no_grad():
+                self.table.copy_(target)
+            return 0.0
+        opt = torch.optim.Adam(self.parameters(), lr=lr)
+        for _ in range(steps):
+            loss = torch.mean((self.compute_table() - target) ** 2)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        if verbose:
+            print(f"prefix init: fitted the MLP to real-token keys/values, MSE {loss.item():.2e} "
+                  f"(target variance {target.var().item():.2e})")
+        return loss.item()

@@ -1,0 +1,278 @@
+"""Every claim the prefix lessons make, on a nano model: frozen base, slots, folding, generation, mixing, files."""
+import pytest
+import torch
+
+from minigpt import GPT, generate, preset
+from prefix import (MultiPrefixGPT, PrefixedGPT, PrefixTuning, PromptTuning, count_params, fingerprint, freeze,
+                    load_prefix, save_prefix, slots_to_table, table_to_slots)
+from prefix.tasks import encode_pair, pad_rows
+
+V = 61
+
+
+def base_model(seed=0, **kw):
+    torch.manual_seed(seed)
+    return GPT(preset("nano", vocab_size=V, **kw)).double().eval()
+
+
+def tokens(B, T, seed=0):
+    return torch.randint(0, V, (B, T), generator=torch.Generator().manual_seed(seed))
+
+
+def trained_prefix(base, P=4, reparam="mlp", seed=1, hidden=16):
+    """A prefix with non-trivial values (random init scaled up), so equalities are not trivially about zeros."""
+    torch.manual_seed(seed)
+    p = PrefixTuning(base.config, P, reparam=reparam, hidden=hidden).double()
+    with torch.no_grad():
+        for t in p.parameters():
+            t.mul_(20.0)
+    return p
+
+
+# -- freezing -------------------------------------------------------------------------------------------------
+
+def test_frozen_base_gets_no_gradient_and_never_changes():
+    base = base_model()
+    before = {k: v.clone() for k, v in base.state_dict().items()}
+    model = PrefixedGPT(base, PrefixTuning(base.config, 4, hidden=16).double())
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    assert {id(p) for p in trainable} == {id(p) for p in model.prefix.parameters()}
+    opt = torch.optim.AdamW(trainable, lr=1e-2)
+    model.train()
+    for step in range(3):
+        x, y = tokens(2, 8, seed=step), tokens(2, 8, seed=step + 10)
+        loss = model(x, y).loss
+        opt.zero_grad()
+        loss.backward()
+        assert all(p.grad is None for p in base.parameters()), "a frozen weight received a gradient"
+        opt.step()
+    assert not base.training, "the frozen base must stay in eval mode (no dropout)"
+    after = base.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # tied wte/lm_head included
+    assert base.lm_head.weight.data_ptr() == base.wte.weight.data_ptr()
+    report = count_params(model)
+    assert report.trainable == sum(p.numel() for p in model.prefix.parameters())
+    assert report.total == report.trainable + base.num_params()
+
+
+def test_freeze_reports_counts_and_switches_to_eval():
+    base = base_model()
+    base.train()
+    report = freeze(base)
+    assert report.trainable == 0 and report.total == base.num_params() and not base.training
+
+
+# -- what the prefix does to the model -------------------------------------------------------------------------
+
+def test_zero_length_prefix_equals_the_base_model():
+    base = base_model()
+    x = tokens(2, 10)
+    empty = table_to_slots(torch.zeros(0, base.config.n_layer * 2 * base.config.n_embd, dtype=torch.float64),
+                           base.config, 2)
+    assert torch.allclose(base(x, slots=empty).logits, base(x).logits, atol=1e-12)
+
+
+def test_masked_out_prefix_equals_the_base_model_and_a_zero_prefix_does_not():
+    base = base_model()
+    prefix = trained_prefix(base)
+    x = tokens(2, 10)
+    hide = torch.cat([torch.zeros(2, 4), torch.ones(2, 10)], dim=1)
+    masked = base(x, attention_mask=hide, slots=prefix.slots(base, 2)).logits
+    assert torch.allclose(masked, base(x).logits, atol=1e-12)
+    assert not torch.allclose(base(x, slots=prefix.slots(base, 2)).logits, base(x).logits, atol=1e-4)
+    zero = table_to_slots(torch.zeros(4, base.config.n_layer * 2 * base.config.n_embd, dtype=torch.float64), base.config, 2)
+    assert not torch.allclose(base(x, slots=zero).logits, base(x).logits, atol=1e-4), \
+        "zero keys still take softmax weight: a zero prefix is not 'no prefix'"
+
+
+def test_table_slots_round_trip_and_shapes():
+    base = base_model()
+    prefix = trained_prefix(base, P=3)
+    slots = prefix.slots(base, 5)
+    H, D = base.config.n_head, base.config.head_dim
+    assert len(slots) == base.config.n_layer and slots[0][0].shape == (5, H, 3, D)
+    one_row = [(k[:1], v[:1]) for k, v in slots]
+    assert torch.equal(slots_to_table(one_row), prefix.compute_table())
+
+
+def test_folded_table_gives_the_same_outputs_as_the_mlp():
+    base = base_model()
+    prefix = trained_prefix(base)
+    folded = prefix.folded()
+    assert sum(p.numel() for p in folded.parameters()) == 4 * base.config.n_layer * 2 * base.config.n_embd
+    assert sum(p.numel() for p in folded.parameters()) < sum(p.numel() for p in prefix.parameters())
+    x = tokens(3, 9)
+    a = PrefixedGPT(base, prefix)(x).logits
+    b = PrefixedGPT(base, folded)(x).logits
+    assert torch.allclose(a, b, atol=1e-10)
+
+
+def test_prefix_dropout_is_exactly_off_in_eval():
+    base = base_model()
+    torch.manual_seed(0)
+    prefix = PrefixTuning(base.config, 4, hidden=16, dropout=0.5).double()
+    prefix.eval()
+    assert torch.equal(prefix.slots(base, 1)[0][0], prefix.slots(base, 1)[0][0])
+    prefix.train()
+    assert not torch.equal(prefix.slots(base, 1)[0][0], prefix.slots(base, 1)[0][0])
+
+
+def test_padded_rows_with_a_prefix_match_unpadded_rows():
+    base = base_model()
+    model = PrefixedGPT(base, trained_prefix(base))
+    rows = [tokens(1, 6, seed=1)[0], tokens(1, 11, seed=2)[0]]
+    x, _, mask = pad_rows([(r.tolist(), r.tolist()) for r in rows], pad_id=0)
+    logits = model(x, attention_mask=mask).logits
+    for i, r in enumerate(rows):
+        assert torch.allclose(logits[i, :len(r)], model(r[None]).logits[0], atol=1e-10)
+
+
+def test_prompt_tuning_slots_equal_soft_tokens_at_the_input():
+    """The slot shortcut is exact: same logits as running [soft tokens; real tokens] through the blocks."""
+    base = base_model()
+    torch.manual_seed(3)
+    prompt = PromptTuning(base.config, 3).double()
+    with torch.no_grad():
+        prompt.embeddings.mul_(50)
+    x = tokens(2, 7)
+    via_slots = PrefixedGPT(base, prompt)(x).logits
+    real = base.embed(x)  # real tokens keep positions 0..T-1; soft tokens get none
+    h, _ = base.run_blocks(torch.cat([prompt.embeddings[None].expand(2, -1, -1), real], dim=1))
+    via_input = base.lm_head(h)[:, 3:]
+    assert torch.allclose(via_slots, via_input, atol=1e-10)
+
+
+# -- generation -----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("impl", ["explicit", "sdpa"])
+def test_generation_with_prefix_in_cache_equals_full_recomputation(impl):
+    base = base_model(attention=impl)
+    model = PrefixedGPT(base, trained_prefix(base))
+    stored = model.prefix.compute_table().detach().clone()
+    prompt = tokens(2, 5)
+    n_new = base.config.block_size + 5  # past the context too
+    cached = model.generate(prompt, n_new, temperature=0)
+    seq = prompt
+    for _ in range(n_new):  # reference: the full prefixed forward on the whole (windowed) sequence every step
+        logits = model(seq[:, -base.config.block_size:]).logits[:, -1]
+        seq = torch.cat([seq, logits.argmax(-1, keepdim=True)], 1)
+    assert torch.equal(cached, seq)
+    assert torch.equal(model.prefix.compute_table(), stored), "generation modified the stored prefix"
+
+
+def test_prefix_changes_what_is_generated():
+    base = base_model()
+    prompt = tokens(1, 4)
+    with_prefix = PrefixedGPT(base, trained_prefix(base)).generate(prompt, 20, temperature=0)
+    assert not torch.equal(with_prefix, generate(base, prompt, 20, temperature=0))
+
+
+# -- many prefixes in one batch ---------------------------------------------------------------------------------
+
+def test_mixed_prefix_batch_equals_each_row_alone():
+    base = base_model()
+    prefixes = {"a": trained_prefix(base, seed=1), "b": trained_prefix(base, seed=2, reparam="table"),
+                "c": PromptTuning(base.config, 4).double()}
+    server = MultiPrefixGPT(base, prefixes)
+    rows = [tokens(1, 5, seed=1)[0], tokens(1, 9, seed=2)[0], tokens(1, 7, seed=3)[0], tokens(1, 9, seed=4)[0]]
+    tasks = ["a", "b", "c", "a"]
+    x, _, mask = pad_rows([(r.tolist(), r.tolist()) for r in rows], pad_id=0)
+    mixed = server(x, tasks, attention_mask=mask).logits
+    for i, (r, t) in enumerate(zip(rows, tasks)):
+        alone = PrefixedGPT(base, prefixes[t])(r[None]).logits[0]
+        assert torch.allclose(mixed[i, :len(r)], alone, atol=1e-10)
+
+
+def test_mixed_batch_rejects_different_prefix_lengths_and_unknown_tasks():
+    base = base_model()
+    server = MultiPrefixGPT(base, {"a": trained_prefix(base, P=2), "b": trained_prefix(base, P=3)})
+    with pytest.raises(ValueError, match="different lengths"):
+        server(tokens(2, 4), ["a", "b"])
+    with pytest.raises(KeyError, match="no prefix named"):
+        server(tokens(1, 4), ["zzz"])
+
+
+# -- the loss mask --------------------------------------------------------------------------------------------
+
+class CharEncoding:
+    """A stand-in tokenizer: one token per character, eot = 0."""
+    eot_token = 0
+
+    def encode_ordinary(self, text):
+        return [ord(c) % 50 + 1 for c in text]
+
+
+def test_loss_only_on_target_tokens():
+    enc = CharEncoding()
+    x, y = encode_pair(enc, "ab=>", "xyz", block_size=32)
+    # x: a b = > ' ' x y z ; y: next tokens, -100 while the next token is still source
+    assert len(x) == len(y) == 8
+    assert y[:3] == [-100, -100, -100]
+    assert y[3:] == enc.encode_ordinary(" xyz") + [0]
+    assert x[:4] == enc.encode_ordinary("ab=>")
+
+
+# -- init from real tokens ------------------------------------------------------------------------------------
+
+def test_table_init_copies_the_keys_values_of_the_last_real_tokens():
+    base = base_model()
+    prefix = PrefixTuning(base.config, 3, reparam="table").double()
+    ids = tokens(1, 6)[0]
+    prefix.init_from_tokens(base, ids)
+    kv = base(ids[None]).kv
+    assert torch.allclose(prefix.slots(base, 1)[1][0], kv[1][0][:, :, -3:])
+    assert torch.allclose(prefix.slots(base, 1)[0][1], kv[0][1][:, :, -3:])
+
+
+def test_mlp_init_fits_the_real_token_activations():
+    base = base_model()
+    torch.manual_seed(0)
+    prefix = PrefixTuning(base.config, 3, hidden=64).double()
+    ids = tokens(1, 6)[0]
+    kv = base(ids[None]).kv
+    target = slots_to_table([(k[:, :, -3:], v[:, :, -3:]) for k, v in kv])
+    before = torch.mean((prefix.compute_table() - target) ** 2).item()
+    after = prefix.init_from_tokens(base, ids, steps=300, lr=1e-2)
+    assert after < 0.05 * before
+    with pytest.raises(ValueError, match="needs at least"):
+        prefix.init_from_tokens(base, ids[:2])
+
+
+# -- files ----------------------------------------------------------------------------------------------------
+
+def test_save_load_round_trip_is_small_and_exact(tmp_path):
+    base = base_model()
+    prefix = trained_prefix(base)
+    size = save_prefix(prefix, base, tmp_path / "p.pt", meta={"task": "demo"})
+    loaded = load_prefix(tmp_path / "p.pt", base)
+    assert loaded.reparam == "table" and loaded.meta == {"task": "demo"}
+    assert size < 64 * 1024
+    x = tokens(2, 6)
+    # the file stores float32: equal to float32 precision
+    assert torch.allclose(PrefixedGPT(base, loaded.double())(x).logits, PrefixedGPT(base, prefix)(x).logits, atol=1e-5)
+
+
+def test_prompt_prefix_round_trip(tmp_path):
+    base = base_model()
+    prompt = PromptTuning(base.config, 4).double()
+    save_prefix(prompt, base, tmp_path / "p.pt")
+    loaded = load_prefix(tmp_path / "p.pt", base)
+    assert isinstance(loaded, PromptTuning)
+    assert torch.allclose(loaded.embeddings.double(), prompt.embeddings, atol=1e-6)
+
+
+def test_loading_onto_another_base_or_a_wrong_file_is_a_clear_error(tmp_path):
+    base = base_model(seed=0)
+    save_prefix(trained_prefix(base), base, tmp_path / "p.pt")
+    other = base_model(seed=1)  # same config, other weights
+    assert fingerprint(other) != fingerprint(base)
+    with pytest.raises(ValueError, match="trained for another base model"):
+        load_prefix(tmp_path / "p.pt", other)
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "model.pt")
+    with pytest.raises(ValueError, match="is not a prefix file"):
+        load_prefix(tmp_path / "model.pt", base)
+    (tmp_path / "broken.pt").write_bytes(b"not a zip at all")
+    with pytest.raises(ValueError, match="could not be read"):
+        load_prefix(tmp_path / "broken.pt", base)
+    with pytest.raises(FileNotFoundError, match="no prefix file"):
+        load_prefix(tmp_path / "missing.pt", base)
