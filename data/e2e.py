@@ -11,7 +11,7 @@ Realisations come from a small compositional grammar (sentence plans x slot orde
 phrase synonyms), so the model has to learn a mapping, not memorise one template.
 
 Run `python -m data.e2e [--seed 0] [--out data/e2e]` to (re)write train/val/test.jsonl.
-Rows: {"mr": {...}, "source": "...=>", "target": "...", "references": [...]}.
+Rows: {"mr": {...}, "source": "...=>", "target": "...", "references": [...]} (train rows have no "references").
 """
 
 from __future__ import annotations
@@ -464,6 +464,8 @@ def generate(seed: int = 0, n_train: int = 4000, n_val: int = 500, n_test: int =
             k = min(rng.choices((1, 2, 3), (5, 3, 2))[0], n_rows - len(rows))
             texts = _distinct_texts(mr, k, rng)
             rows += [{"mr": mr, "source": format_source(mr), "target": t, "references": texts} for t in texts]
+        if split == "train":  # training reads only the target; leaving the list out keeps the file small
+            rows = [{k: v for k, v in row.items() if k != "references"} for row in rows]
         out[split] = rows
     return {s: out[s] for s in SPLITS}
 

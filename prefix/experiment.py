@@ -1,0 +1,120 @@
+"""The pieces lessons 07-09 share: build a tuned model for a method, measure a training step, score outputs.
+
+Methods compared, all trained by the same loop (minigpt.train):
+    "prefix"   per-layer keys/values (Li & Liang), through the MLP while training, folded after
+    "prompt"   soft tokens at the input only (Lester et al.): the paper's embedding-only ablation
+    "finetune" every weight of a copy of the base: the baseline
+"""
+import copy
+import functools
+import time
+
+import torch
+
+from minigpt.generate import generate
+from data.e2e import slot_surface_forms
+
+from .freeze import count_params
+from .metrics import corpus_bleu, rouge_l, slot_error_rate
+from .prefix_tuning import PrefixTuning
+from .prompt_tuning import PromptTuning
+from .tasks import generate_targets
+from .tuned import PrefixedGPT
+
+METHODS = ("prefix", "prompt", "finetune")
+
+
+def build_tuned(base, method, prefix_len=10, reparam="mlp", hidden=512, dropout=0.0, init_ids=None, init_steps=300):
+    """-> a module whose forward(idx, targets, attention_mask) trains only what `method` trains."""
+    device = next(base.parameters()).device
+    if method == "finetune":
+        model = copy.deepcopy(base)  # the base itself stays untouched for the other methods
+        for p in model.parameters():
+            p.requires_grad_(True)
+        return model.train()
+    if method == "prefix":
+        prefix = PrefixTuning(base.config, prefix_len, reparam=reparam, hidden=hidden, dropout=dropout)
+    elif method == "prompt":
+        prefix = PromptTuning(base.config, prefix_len)
+    else:
+        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}.")
+    prefix = prefix.to(device)
+    if init_ids is not None:
+        prefix.init_from_tokens(base, init_ids, steps=init_steps)
+    return PrefixedGPT(base, prefix).train()
+
+
+def generate_fn(model):
+    """The generate(idx, max_new_tokens, **kw) of a tuned model, whichever method made it."""
+    return model.generate if isinstance(model, PrefixedGPT) else functools.partial(generate, model)
+
+
+def stored_params(model):
+    """What has to be kept per task after training: the folded prefix, or every weight for fine-tuning."""
+    if isinstance(model, PrefixedGPT):
+        return sum(p.numel() for p in model.prefix.folded().parameters())
+    return sum(p.numel() for p in model.parameters())
+
+
+def measure_step(model, batch, steps=5):
+    """Seconds per training step (forward, backward, AdamW) and an estimate of the memory a step needs.
+
+    Memory = weights + gradients + AdamW state (2 per trainable weight) + activations saved for backward,
+    in bytes. The saved activations are counted exactly by a hook; on CUDA the allocator's peak is used instead.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=0.0)  # lr 0: measure the work without changing the model
+    saved = 0
+    weight_ptrs = {p.data_ptr() for p in model.parameters()}
+
+    def pack(t):  # called for every tensor autograd keeps for the backward pass
+        nonlocal saved
+        if t.data_ptr() not in weight_ptrs:  # weights are already counted once
+            saved += t.numel() * t.element_size()
+        return t
+
+    device = batch[0].device
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = model(*batch).loss
+    loss.backward()
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    timings = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        model(*batch).loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        timings.append(time.perf_counter() - t0)
+    weights = sum(p.numel() * p.element_size() for p in {id(p): p for p in model.parameters()}.values())
+    trainable = sum(p.numel() * p.element_size() for p in params)
+    memory = weights + 3 * trainable + saved
+    if device.type == "cuda":
+        memory = torch.cuda.max_memory_allocated(device)
+    return sorted(timings)[len(timings) // 2], memory
+
+
+def evaluate_e2e(model, enc, rows, device="cpu", max_new_tokens=64, batch_size=64):
+    """Greedy outputs for the test rows, scored: BLEU-4 and ROUGE-L against all references, slot error rate."""
+    model.eval()
+    outputs = generate_targets(generate_fn(model), enc, [r["source"] for r in rows], max_new_tokens, batch_size, device)
+    model.train()
+    refs = [r["references"] for r in rows]
+    return {
+        "bleu": corpus_bleu(outputs, refs),
+        "rouge_l": rouge_l(outputs, refs),
+        "slot_error": slot_error_rate(outputs, [slot_surface_forms(r["mr"]) for r in rows]),
+        "outputs": outputs,
+    }
+
+
+def param_summary(model, base):
+    """Trainable while training, stored after training, and both as % of the base."""
+    trainable = count_params(model).trainable
+    stored = stored_params(model)
+    n = base.num_params()
+    return {"trainable": trainable, "trainable_pct": 100 * trainable / n, "stored": stored, "stored_pct": 100 * stored / n}
