@@ -12,6 +12,14 @@ speed-up is gone beyond that length.
 import torch
 
 
+def top_k_filter(logits, k):
+    """(B, V) -> (B, V): in each row, every logit below the k-th largest becomes -inf (ties with it are kept)."""
+    if k < 1:
+        raise ValueError(f"top_k={k} must be >= 1 (or None to keep every token).")
+    kth = torch.topk(logits, min(k, logits.size(-1)), dim=-1).values[:, -1:]  # (B, 1) k-th largest
+    return logits.masked_fill(logits < kth, float("-inf"))  # softmax turns -inf into probability 0
+
+
 def sample_next(logits, temperature=1.0, top_k=None, generator=None):
     """(B, V) logits of the last position -> (B, 1) next token ids. temperature 0 means greedy."""
     if temperature < 0:
@@ -20,10 +28,7 @@ def sample_next(logits, temperature=1.0, top_k=None, generator=None):
         return logits.argmax(dim=-1, keepdim=True)
     logits = logits / temperature
     if top_k is not None:
-        if top_k < 1:
-            raise ValueError(f"top_k={top_k} must be >= 1 (or None to keep every token).")
-        kth = torch.topk(logits, min(top_k, logits.size(-1)), dim=-1).values[:, -1:]  # (B, 1) k-th largest
-        logits = logits.masked_fill(logits < kth, float("-inf"))
+        logits = top_k_filter(logits, top_k)
     probs = torch.softmax(logits, dim=-1)
     return torch.multinomial(probs, num_samples=1, generator=generator)
 

@@ -12,6 +12,7 @@ import time
 import torch
 
 from minigpt.generate import generate
+from minigpt.train import TrainConfig, train
 from data.e2e import slot_surface_forms
 
 from .freeze import count_params
@@ -118,3 +119,26 @@ def param_summary(model, base):
     stored = stored_params(model)
     n = base.num_params()
     return {"trainable": trainable, "trainable_pct": 100 * trainable / n, "stored": stored, "stored_pct": 100 * stored / n}
+
+
+def run_method(base, enc, method, batches, test_rows, steps, lr, batch_size=16, prefix_len=10, reparam="mlp",
+               init_ids=None, seed=0, eval_every=None, eval_batches=10, device="cpu", progress=True):
+    """Build, measure, train and score one method on table-to-text. Returns (model, result dict, history).
+
+    Every method gets the same loop, batches and step budget; only the learning rate differs (sweep it).
+    Weight decay only for fine-tuning: pulling a prefix toward zero is not a neutral prior (a zero prefix
+    still takes attention).
+    """
+    torch.manual_seed(seed)
+    model = build_tuned(base, method, prefix_len=prefix_len, reparam=reparam,
+                        init_ids=None if method == "finetune" else init_ids)
+    params = param_summary(model, base)
+    step_s, memory = measure_step(model, batches("train", 0))
+    cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=max(1, steps // 20),
+                      weight_decay=0.1 if method == "finetune" else 0.0, eval_every=eval_every or max(1, steps // 10),
+                      eval_batches=eval_batches, seed=seed)
+    history = train(model, batches, cfg, progress=progress)
+    scores = evaluate_e2e(model, enc, test_rows, device=device)
+    result = {"method": method, **params, "step_s": step_s, "memory_bytes": memory,
+              "final_val_loss": history["eval_val_loss"][-1] if history["eval_val_loss"] else None, **scores}
+    return model, result, history

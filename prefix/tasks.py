@@ -11,13 +11,17 @@ from collections import defaultdict
 import torch
 
 
-def encode_pair(enc, source, target, block_size):
-    """-> (x, y) lists of equal length, y = next tokens with -100 over the source."""
-    src = enc.encode_ordinary(source)
-    tgt = enc.encode_ordinary(" " + target) + [enc.eot_token]
-    ids = src + tgt
+def encode_pair_ids(src_ids, tgt_ids, eot_id):
+    """Source ids + target ids -> (x, y): x = src + tgt, y = the next tokens, -100 while the next token is source."""
+    ids = list(src_ids) + list(tgt_ids) + [eot_id]
     x, y = ids[:-1], ids[1:]
-    y = [-100] * (len(src) - 1) + y[len(src) - 1:]
+    n_masked = max(len(src_ids) - 1, 0)  # y[t] = ids[t+1]: positions t < len(src)-1 would predict source tokens
+    return x, [-100] * n_masked + y[n_masked:]
+
+
+def encode_pair(enc, source, target, block_size):
+    """Text pair -> (x, y) lists of equal length (the target gets a leading space and <|endoftext|>)."""
+    x, y = encode_pair_ids(enc.encode_ordinary(source), enc.encode_ordinary(" " + target), enc.eot_token)
     if len(x) > block_size:
         raise ValueError(f"an example has {len(x)} tokens, more than block_size={block_size}: "
                          f"shorten it or use a model with a longer context.\n  source: {source[:80]}...")
