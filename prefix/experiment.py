@@ -135,7 +135,7 @@ def run_method(base, enc, method, batches, test_rows, steps, lr, batch_size=16, 
     params = param_summary(model, base)
     step_s, memory = measure_step(model, batches("train", 0))
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=max(1, steps // 20),
-                      weight_decay=0.1 if method == "finetune" else 0.0, eval_every=eval_every or max(1, steps // 10),
+                      weight_decay=0.1 if method == "finetune" else 0.0, eval_every=eval_every or max(1, steps // 5),
                       eval_batches=eval_batches, seed=seed)
     history = train(model, batches, cfg, progress=progress)
     scores = evaluate_e2e(model, enc, test_rows, device=device)

@@ -1,0 +1,32 @@
+"""Lessons 6, 7 and 8 run end to end in --quick mode from lesson 4's quick model and write what they promise."""
+import json
+
+from prefix import load_prefix
+from minigpt.checkpoint import load_model
+
+from .conftest import assert_pngs, run_lesson
+
+
+def test_lesson06_proves_the_base_is_untouched(tmp_path, pretrained_ckpt):
+    out = run_lesson("lessons.06_freeze", "--quick", "--ckpt", pretrained_ckpt, "--out", tmp_path)
+    assert_pngs(tmp_path, ["parameters.png"])
+    assert "identical" in out and "0 base tensors have a gradient" in out
+
+
+def test_lesson07_compares_three_methods(tmp_path, pretrained_ckpt):
+    run_lesson("lessons.07_prefix_tune", "--quick", "--ckpt", pretrained_ckpt, "--out", tmp_path)
+    assert_pngs(tmp_path, ["losses.png"])
+    results = json.loads((tmp_path / "results.json").read_text())["results"]
+    assert set(results) == {"prefix", "prompt", "finetune"}
+    assert results["prefix"]["stored"] < results["finetune"]["stored"] / 50
+    # the saved prefix loads back onto the base it was trained on
+    base = load_model(pretrained_ckpt)
+    assert load_prefix(tmp_path / "e2e.prefix.pt", base).prefix_len == 10
+    assert (tmp_path / "e2e.prefix.pt").stat().st_size < 100 * 1024
+
+
+def test_lesson08_writes_its_findings(tmp_path, pretrained_ckpt):
+    run_lesson("lessons.08_findings", "--quick", "--ckpt", pretrained_ckpt, "--out", tmp_path)
+    assert_pngs(tmp_path, ["findings.png"])
+    studies = {r["study"] for r in json.loads((tmp_path / "results.json").read_text())}
+    assert studies == {"length", "embedding-only", "reparam", "low-data"}
