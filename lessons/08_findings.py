@@ -45,7 +45,7 @@ parser.add_argument("--ckpt", default=str(PRETRAINED_PATH), help="the pretrained
 parser.add_argument("--steps", type=int, default=None, help="training steps per run (default 300; --quick 4)")
 parser.add_argument("--n-test", type=int, default=None, help="test inputs scored per run (default 100; --quick 8)")
 parser.add_argument("--seeds", type=int, default=None, help="seeds where noise matters (default 3; --quick 2)")
-parser.add_argument("--lr-prefix", type=float, default=3e-3)
+parser.add_argument("--lr-prefix", type=float, default=1e-2)
 parser.add_argument("--lr-table", type=float, default=1e-2, help="a direct table wants a larger lr than the MLP")
 parser.add_argument("--lr-prompt", type=float, default=3e-2)
 parser.add_argument("--lr-finetune", type=float, default=5e-4)

@@ -60,7 +60,7 @@ class GPTConfig:
 # Named presets. `nano` trains in seconds (tests); `tiny` is what the lessons pretrain on a laptop CPU.
 PRESETS = {
     "nano": dict(block_size=32, n_layer=2, n_head=2, n_embd=32),
-    "tiny": dict(block_size=128, n_layer=4, n_head=6, n_embd=192),
+    "tiny": dict(block_size=256, n_layer=4, n_head=6, n_embd=192),
 }
 
 
