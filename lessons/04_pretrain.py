@@ -1,0 +1,221 @@
+"""Lesson 4: pretraining. Teach the `tiny` GPT to predict the next token of 24,000 IMDB movie reviews.
+
+Run it from the repo root:
+
+    python -m lessons.04_pretrain            # ~7 minutes on a 2-core laptop CPU (1.4M tokens)
+    python -m lessons.04_pretrain --quick    # under a minute: 40 steps on 500 reviews (a weak model)
+    python -m lessons.04_pretrain --resume   # continue a run you stopped with Ctrl-C
+
+    torchrun --standalone --nproc_per_node=2 -m lessons.04_pretrain --quick   # 2 processes, each half the batch
+
+It writes runs/04_pretrain/model.pt, the pretrained model the later lessons load, and loss.png
+(or both into --out DIR). Every setting is a flag: the model's (--preset, --n-layer, --n-embd, --dropout, ...)
+and the training's (--tokens or --steps, --lr, --batch-size, --warmup-steps, --dtype, ...); see --help.
+On a machine busy with other work it uses only the idle cores (far faster there); --threads N to choose.
+The `# %%` cells also run one by one in VS Code/Jupyter. The loop itself is minigpt/train.py.
+"""
+# %% [markdown]
+# # Next-token pretraining
+#
+# A language model reads a text and, at every position t, outputs a probability for each possible next
+# token. Pretraining needs no labels: the text is its own answer key. Cut a window of T+1 tokens from
+# the stream, feed the first T as the input x and score the model on the same window shifted by one, y:
+#
+#     x:  The  movie  was  great  .
+#     y:  movie  was  great  .  <|endoftext|>
+#
+# The loss is the cross-entropy -log p(y_t | x_1..x_t), averaged over all positions: T training examples
+# per window, thanks to the causal mask. Measured in nats; exp(loss) is the *perplexity*, the number of
+# tokens the model is, on average, as unsure as if it were choosing uniformly between them.
+
+# %%
+import math
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # write PNG files; no window needed
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from data.reviews import prepare_token_memmaps
+from minigpt import GPT, generate
+from minigpt.checkpoint import CheckpointError, load_model
+from minigpt.config import add_config_args, config_from_args
+from minigpt.tokenizer import encoding_fingerprint, load_tokenizer
+from minigpt.train import (add_train_args, dist_env, distributed_device, is_main_process, make_batch_fn, pick_dtype,
+                           pick_threads, train, train_config_from_args)
+from minigpt.utils import lesson_parser, parse_lesson_args, pick_device, run_dir, set_seed
+
+parser = lesson_parser(__doc__)
+parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+parser.add_argument("--tokens", type=float, default=None,
+                    help="training length in tokens (default 1.4e6; --quick 8e4); sets --steps from the batch size")
+parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: the cores other work leaves idle)")
+add_config_args(parser, default_preset="tiny")
+# The length of the run is a token budget: 1.4M tokens is ~7 minutes at ~3,500 tokens/s (`tiny`, fp32, 2 CPU cores),
+# whatever the batch and block size. Steps, warmup and the loss-estimate interval follow from it unless given.
+DEFAULT_TOKENS, QUICK_TOKENS = 1.4e6, 8e4
+DEFAULTS = dict(batch_size=8, lr=3e-3, eval_batches=10, dtype="auto")
+QUICK = dict(batch_size=8, lr=3e-3, eval_batches=3, dtype="auto")
+add_train_args(parser, **DEFAULTS, steps="--tokens / tokens per step", warmup_steps="steps/15",
+               eval_every="steps/8", ckpt_every="steps/4")
+args = parse_lesson_args(parser)
+
+main = is_main_process()  # under torchrun only rank 0 prints, plots and writes files
+log = print if main else (lambda *a, **k: None)
+out_dir = Path(args.out) if args.out else run_dir("04_pretrain")
+out_dir.mkdir(parents=True, exist_ok=True)
+ckpt_path = out_dir / "model.pt"
+device = distributed_device(pick_device(args.device, verbose=False))
+
+log(f"device: {device}")
+# CPU threads: torch uses one per core, but on a machine busy with other work, threads that wait for each other
+# are much slower than fewer threads. pick_threads keeps to the cores other programs leave idle.
+if args.threads:
+    torch.set_num_threads(args.threads)
+elif device.type == "cpu":
+    pick_threads(verbose=main)
+set_seed(args.seed)
+
+# %% [markdown]
+# ## The data: one long stream of tokens
+#
+# All training reviews, tokenized once and joined into one array of uint16 token ids, each review
+# followed by <|endoftext|> (the model learns where a review ends). It lives on disk (a memmap): taking a
+# batch is slicing random windows out of it. The 1,000 validation reviews are a separate stream the model
+# never trains on.
+
+# %%
+enc = load_tokenizer()
+limit = 500 if args.quick else None  # --quick: the first 500 reviews of each split
+streams = prepare_token_memmaps(enc, limit=limit, verbose=main)
+log(f"train stream: {len(streams['train']):,} tokens, val stream: {len(streams['val']):,} tokens")
+
+# A baseline to beat: a model that ignores the context and always predicts how frequent each token is.
+# Its loss is the entropy of the token frequencies, H = -sum_v p(v) log p(v). Anything below it the model
+# can only get by using the context.
+counts = np.bincount(streams["train"], minlength=enc.n_vocab)
+p = counts[counts > 0] / counts.sum()
+unigram_entropy = float(-(p * np.log(p)).sum())
+log(f"unigram entropy of the training tokens: {unigram_entropy:.3f} nats "
+    f"(uniform guessing over {enc.n_vocab} tokens: ln {enc.n_vocab} = {math.log(enc.n_vocab):.3f})")
+
+# %% [markdown]
+# ## The model
+
+# %%
+config = config_from_args(args, vocab_size=enc.n_vocab)
+model = GPT(config).to(device)
+model.train()  # dropout on (if --dropout > 0) while training
+log(f"model: {config.n_layer} layers, {config.n_head} heads, {config.n_embd} dims, block_size {config.block_size}: "
+    f"{model.num_params():,} parameters ({model.num_params(include_position=False):,} without position embeddings)")
+
+# %% [markdown]
+# ## Training
+#
+# - **AdamW**, with weight decay on the weight matrices only (not on biases and LayerNorm gains).
+# - **Learning rate: linear warmup, then cosine decay.** At the start AdamW's running averages know
+#   little about the gradients, and a full-size step can throw the fresh network somewhere bad: so the lr
+#   climbs from ~0 to its peak over the warmup steps. Then it follows half a cosine down to 10% of the peak:
+#   large steps while the loss is far from a minimum, small careful ones at the end.
+# - **Gradient clipping** to norm 1: one unlucky batch cannot produce a huge update.
+# - **Validation loss**, every eval_every steps on reviews the model never trains on. The training loss
+#   can fall simply because the model memorizes its training text; the validation loss only falls if what
+#   it learns carries over to new text. Here we see only ~1/7 of the training stream once, so the two stay
+#   close; a growing gap would be overfitting.
+# - **bf16** (`--dtype bf16`) runs the matmuls in 16-bit under autocast, weights stay fp32. It pays off on
+#   GPUs and on CPUs with bf16 instructions (AVX512-BF16, AMX); many CPUs only emulate it and are several
+#   times *slower*. The default `auto` times one matmul each way and keeps the faster.
+
+# %%
+batch_size = args.train_batch_size or (QUICK if args.quick else DEFAULTS)["batch_size"]
+tokens_per_step = batch_size * config.block_size
+budget = args.tokens or (QUICK_TOKENS if args.quick else DEFAULT_TOKENS)
+steps = args.train_steps or max(2, round(budget / tokens_per_step))
+# Warmup ~7% of the steps (1/8 in the short --quick run), 8 loss estimates (2 in --quick), 4 checkpoints on the way.
+schedule = dict(steps=steps, warmup_steps=max(1, steps // (8 if args.quick else 15)),
+                eval_every=math.ceil(steps / (2 if args.quick else 8)), ckpt_every=steps // 4)
+cfg = train_config_from_args(args, **(QUICK if args.quick else DEFAULTS), **schedule)  # flags given win
+if cfg.dtype == "auto":
+    cfg = replace(cfg, dtype=pick_dtype(device, verbose=main))
+world_size = dist_env()[1]
+get_batch = make_batch_fn(streams, config.block_size, cfg.batch_size, device, seed=args.seed)
+log(f"training: {cfg.steps} steps x {cfg.batch_size} windows x {config.block_size} tokens = "
+    f"{cfg.steps * tokens_per_step / 1e6:.2f}M tokens ({cfg.steps * tokens_per_step / len(streams['train']):.2f} "
+    f"passes over the training stream), lr {cfg.lr:g} after {cfg.warmup_steps} warmup steps, "
+    f"{world_size} process(es), dtype {cfg.dtype}")
+
+meta = {"lesson": "04_pretrain", "tokenizer": enc.name, "tokenizer_fingerprint": encoding_fingerprint(enc),
+        "data": "imdb reviews", "data_limit": limit}
+try:  # prints tokens/s at the end; Ctrl-C: finishes the step, saves, and says how to resume
+    history = train(model, get_batch, cfg, ckpt_path=ckpt_path, resume=args.resume, meta=meta)
+except KeyboardInterrupt:
+    sys.exit(130)
+except (FileNotFoundError, CheckpointError) as e:  # --resume without a usable checkpoint: the message says why
+    sys.exit(f"error: {e}")
+
+# %% [markdown]
+# ## The loss curve
+#
+# The per-step training loss is noisy (each step sees only a few thousand tokens), so it is drawn faint with
+# a moving average on top. The loss estimates (train and val, on fixed batches) are the dots.
+
+# %%
+if main:
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    tokens = np.array(history["tokens"]) / 1e6
+    losses = np.array(history["loss"])
+    window = max(1, min(25, len(losses) // 10))
+    smooth = np.convolve(losses, np.ones(window) / window, mode="valid")  # mean of the last `window` steps
+    ax.plot(tokens, losses, color="tab:blue", alpha=0.25, lw=0.8, label="train loss (each step)")
+    ax.plot(tokens[window - 1:], smooth, color="tab:blue", lw=1.5, label=f"train loss (mean of {window} steps)")
+    eval_tokens = np.array(history["eval_tokens"]) / 1e6
+    ax.plot(eval_tokens, history["eval_train_loss"], "o-", color="navy", ms=4, label="train loss estimate")
+    ax.plot(eval_tokens, history["eval_val_loss"], "o-", color="tab:orange", ms=4, label="val loss estimate")
+    ax.axhline(unigram_entropy, color="grey", ls="--", lw=1, label=f"unigram entropy {unigram_entropy:.2f}")
+    ax.set_xlabel("tokens seen (millions)")
+    ax.set_ylabel("cross-entropy (nats per token)")
+    ax.set_title(f"Pretraining {args.preset}{' (--quick)' if args.quick else ''}: {model.num_params() / 1e6:.1f}M "
+                 f"parameters on IMDB reviews")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out_dir / "loss.png", dpi=120)
+    plt.close(fig)
+    print(f"wrote {out_dir / 'loss.png'}")
+
+# %% [markdown]
+# ## How good is it?
+#
+# Compare the final validation loss with the unigram entropy: every nat below it is information the
+# model extracts from the context. exp(loss) turns both into perplexities.
+
+# %%
+if main:
+    val = history["eval_val_loss"][-1]
+    verdict = (f"the context makes the model {math.exp(unigram_entropy - val):.1f}x less unsure per token"
+               if val < unigram_entropy else "not below the baseline yet: it barely uses the context (train longer)")
+    print(f"final val loss {val:.3f} nats (perplexity {math.exp(val):.0f}) vs unigram entropy "
+          f"{unigram_entropy:.3f} nats (perplexity {math.exp(unigram_entropy):.0f}): {verdict}")
+    # The checkpoint the later lessons load, read back the way they read it, and a first sample from it.
+    pretrained = load_model(ckpt_path, device)
+    start = torch.tensor([[enc.eot_token]], device=device)  # <|endoftext|>: "a new review starts here"
+    sample = generate(pretrained, start, 60, temperature=0.8, top_k=50,
+                      generator=torch.Generator(device=device).manual_seed(args.seed))
+    print(f"checkpoint: {ckpt_path}\nsample: {enc.decode(sample[0, 1:].tolist())!r}")
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. Learning rate: rerun with `--lr 1e-3` and with `--lr 1e-2` (add `--out runs/04_lr1e-3` etc. to keep the
+#    default model). Which ends lower after the same tokens? What does the too-large one do in its first
+#    100 steps? Then try `--warmup-steps 0` with the largest lr.
+# 2. Parameters vs tokens: `--n-layer 2 --tokens 2.4e6` takes about as long as the default (half the blocks,
+#    but the output layer costs the same). Is the smaller model that reads more text better or worse?
+# 3. Overfitting on purpose: `--quick --tokens 8e5 --out runs/04_overfit` trains on only 500 reviews, about 4
+#    passes over them. When does the val loss stop following the train loss? Does `--dropout 0.2` help?

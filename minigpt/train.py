@@ -1,0 +1,550 @@
+"""The one training loop of the course: pretraining, full fine-tuning and prefix-tuning all use train().
+
+    cfg = TrainConfig(steps=2000, batch_size=16, lr=1e-3)
+    get_batch = make_batch_fn({"train": train_tokens, "val": val_tokens}, block_size=128, batch_size=16, device=device)
+    history = train(model, get_batch, cfg, ckpt_path="runs/mine/model.pt")
+
+What train() relies on:
+  * `model(*batch)` returns an object with a `.loss` (GPTOutput does). Only parameters with
+    requires_grad are optimized, so a frozen base with a trainable prefix needs nothing special.
+  * `get_batch(split, step)` returns a tuple of tensors on the model's device and is a pure function
+    of (split, step): the same arguments always give the same batch. That makes the data position of a
+    run just a step number, and a resumed run sees exactly the batches an unbroken run would have seen.
+    Training asks for ("train", 0), ("train", 1), ...; the loss estimates ask for steps -1, -2, ... -eval_batches,
+    which training never uses (the same fixed batches at every estimate, so the curve is not noisier than the model).
+
+The history train() returns (and stores in every checkpoint), a dict of lists:
+    step, tokens, loss, lr, grad_norm     one entry per optimizer step: the step number (1, 2, ...), tokens seen
+                                          so far (all processes), that step's training loss, lr and gradient norm
+    eval_step, eval_tokens,               one entry per estimate (every eval_every steps, and at the end):
+    eval_train_loss, eval_val_loss        mean loss over eval_batches fixed batches, in eval mode
+"""
+import argparse
+import math
+import os
+import signal
+import time
+import zlib
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm.auto import tqdm
+
+from .checkpoint import (FORMAT, CheckpointError, capture_rng, check_model_config, load_checkpoint,
+                         load_trainable_state, model_config_dict, restore_rng, save_checkpoint, trainable_state)
+
+DTYPES = ("fp32", "bf16", "auto")
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 1000             # optimizer steps in the whole run
+    batch_size: int = 16          # sequences per step, over all processes together
+    lr: float = 1e-3              # peak learning rate, reached at the end of warmup
+    min_lr_ratio: float = 0.1     # the cosine ends at lr * min_lr_ratio
+    warmup_steps: int = 100       # lr rises linearly from ~0 to lr over these steps
+    weight_decay: float = 0.1     # AdamW decay, on matrices only (not biases, LayerNorm, other 1-D tensors)
+    betas: tuple = (0.9, 0.95)    # AdamW: averaging of the gradient and of its square
+    grad_clip: float = 1.0        # clip the global gradient norm to this; 0 = no clipping
+    eval_every: int = 100         # estimate train/val loss every this many steps (and at the end); 0 = never
+    eval_batches: int = 20        # batches per estimate
+    ckpt_every: int = 0           # also save a checkpoint every this many steps; 0 = only at the end (and on Ctrl-C)
+    dtype: str = "fp32"           # "bf16": matmuls in bfloat16 under autocast (weights and AdamW stay fp32);
+                                  # "auto": the faster of the two on this device (see pick_dtype)
+    seed: int = 1337              # seeds the model's dropout; the data order comes from get_batch
+
+    def __post_init__(self):
+        self.betas = tuple(self.betas)
+        self.validate()
+
+    @property
+    def min_lr(self) -> float:
+        return self.lr * self.min_lr_ratio
+
+    def validate(self) -> None:
+        """All checks in one place; each message says what is wrong and how to fix it."""
+        for name in ("steps", "batch_size", "eval_batches"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"TrainConfig.{name}={value!r} must be a positive integer.")
+        for name in ("warmup_steps", "eval_every", "ckpt_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"TrainConfig.{name}={value!r} must be an integer >= 0.")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr={self.lr!r} must be a positive number (1e-3 is a good start for small GPTs).")
+        if not 0.0 <= self.min_lr_ratio <= 1.0:
+            raise ValueError(f"min_lr_ratio={self.min_lr_ratio} must be in [0, 1]: the final lr is lr * min_lr_ratio.")
+        if self.warmup_steps >= self.steps:
+            raise ValueError(f"warmup_steps={self.warmup_steps} must be smaller than steps={self.steps}, "
+                             f"or the lr never leaves warmup; use about 5-10% of the steps.")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay={self.weight_decay} must be >= 0.")
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ValueError(f"betas={self.betas} must be two numbers in [0, 1), e.g. (0.9, 0.95).")
+        if self.grad_clip < 0:
+            raise ValueError(f"grad_clip={self.grad_clip} must be >= 0 (0 turns clipping off).")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype={self.dtype!r} is unknown; use one of {DTYPES} (never fp16 on CPU).")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+
+def add_train_args(parser: argparse.ArgumentParser, **defaults) -> None:
+    """One flag per TrainConfig field: --steps 2000 --lr 3e-4 --betas 0.9 0.99 ... `defaults` changes the
+    defaults a lesson shows in --help (e.g. steps=3000); unset flags stay None so a lesson can tell them apart.
+    A flag the parser already has (lesson_parser's --seed) is left as it is, and train_config_from_args reads it."""
+    for f in fields(TrainConfig):
+        default = defaults.get(f.name, f.default)
+        flag = "--" + f.name.replace("_", "-")
+        if flag in parser._option_string_actions:
+            continue
+        kwargs = dict(dest=f"train_{f.name}", default=None, metavar=f.name.upper(),
+                      help=f"TrainConfig.{f.name} (default {default})")
+        if f.name == "betas":
+            kwargs.update(type=float, nargs=2, metavar=("BETA1", "BETA2"))
+        elif f.name == "dtype":
+            kwargs.update(choices=DTYPES, metavar=None,
+                          help=f"fp32, bf16 autocast, or auto: the faster one here (default {default})")
+        else:
+            kwargs.update(type=type(f.default))
+        parser.add_argument(flag, **kwargs)
+
+
+def train_config_from_args(args, **defaults) -> TrainConfig:
+    """TrainConfig from add_train_args flags: a flag given on the command line beats `defaults`, which beat the
+    dataclass defaults."""
+    given = {}
+    for f in fields(TrainConfig):
+        value = getattr(args, f"train_{f.name}", getattr(args, f.name, None))  # --seed: the lesson's own flag
+        if value is not None:
+            given[f.name] = value
+    return TrainConfig(**{**defaults, **given})
+
+
+# ----------------------------------------------------------------------------------------------
+# Learning rate, optimizer, precision
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warmup over warmup_steps, then a cosine from lr down to min_lr at the last step.
+
+    Warmup: AdamW's second-moment estimate is poor in the first steps, and early updates with a full lr
+    can throw a fresh network into a bad region. The cosine: big steps while far from a minimum, small ones at the end.
+    """
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - 1 - cfg.warmup_steps)  # 0 -> 1
+    return cfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0))) * (cfg.lr - cfg.min_lr)
+
+
+def make_optimizer(model, cfg: TrainConfig) -> torch.optim.AdamW:
+    """AdamW over exactly the trainable parameters. Weight decay pulls weights toward 0; that regularizes
+    matrices, but on a bias or a LayerNorm gain it would only fight the scale the layer needs: no decay there."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("the model has no parameter with requires_grad=True: there is nothing to train.")
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr, betas=cfg.betas)
+
+
+def bf16_is_native(device) -> bool:
+    """Does this device compute bf16 in hardware? (On a CPU without AVX512-BF16/AMX it is emulated, and slow.)"""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        try:
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            return False
+    return False
+
+
+def autocast_context(device, dtype: str):
+    """bf16 autocast on cuda/cpu (matmuls in bf16, reductions like softmax and the loss stay fp32). No fp16:
+    its narrow range needs loss scaling, and CPUs do not compute it fast anyway."""
+    device = torch.device(device)
+    if dtype == "fp32":
+        return nullcontext()
+    if dtype == "auto":
+        raise ValueError("dtype 'auto' must be resolved first: pick_dtype(device) returns fp32 or bf16.")
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ValueError("this GPU cannot compute in bf16 (it needs an Ampere or newer card); use --dtype fp32.")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"bf16 autocast is not supported on {device.type} by this course; use --dtype fp32.")
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def pick_dtype(device, verbose=True) -> str:
+    """The faster of fp32 and bf16 here: bf16 on a GPU that has it; on a CPU, whichever wins a short matmul race.
+    Many CPUs emulate bf16 (then it is several times SLOWER); those with AVX512-BF16 or AMX run it faster."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        native = torch.cuda.is_bf16_supported()
+        choice, why = ("bf16", "the GPU supports it") if native else ("fp32", "no bf16 on this GPU")
+    elif device.type != "cpu":
+        choice, why = "fp32", f"bf16 autocast is not used on {device.type}"
+    else:
+        def seconds(dtype):
+            a, b = torch.randn(256, 256, dtype=dtype), torch.randn(256, 256, dtype=dtype)
+            a @ b  # warm up
+            t0 = time.perf_counter()
+            for _ in range(3):
+                a @ b
+            return time.perf_counter() - t0
+
+        fp32, bf16 = seconds(torch.float32), seconds(torch.bfloat16)
+        choice = "bf16" if bf16 < fp32 else "fp32"
+        why = f"on this CPU a bf16 matmul takes {bf16 / fp32:.2g}x the time of an fp32 one"
+    if verbose:
+        print(f"dtype: {choice} ({why})")
+    return choice
+
+
+def busy_cores(seconds: float = 0.5) -> float:
+    """How many cores other programs keep busy right now: Linux /proc/stat over `seconds` (we sleep meanwhile),
+    elsewhere the 1-minute load average."""
+    def snapshot():
+        with open("/proc/stat") as f:
+            ticks = [int(v) for v in f.readline().split()[1:]]  # the "cpu" line: user nice system idle iowait ...
+        return sum(ticks), ticks[3] + ticks[4]
+
+    try:
+        total0, idle0 = snapshot()
+        time.sleep(seconds)
+        total1, idle1 = snapshot()
+        return (1.0 - (idle1 - idle0) / max(1, total1 - total0)) * (os.cpu_count() or 1)
+    except (OSError, IndexError, ValueError):
+        return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+
+
+def pick_threads(verbose=True) -> int:
+    """Set torch's CPU threads to the cores nobody else is using (at least 1), and return the number.
+
+    torch splits every matmul over its threads and they wait for each other at the end. When other programs
+    keep the cores busy, a thread that is not scheduled holds all the others up: on a busy 2-core machine,
+    2 threads ran 5-20x SLOWER than 1."""
+    cores, busy = torch.get_num_threads(), busy_cores()
+    idle = max(1, min(cores, round((os.cpu_count() or 1) - busy)))
+    if idle < cores:
+        torch.set_num_threads(idle)
+    if verbose:
+        print(f"threads: {idle}" + (f" (other programs keep {busy:.1f} of {os.cpu_count()} cores busy; "
+                                    f"--threads N to choose)" if idle < cores else ""))
+    return idle
+
+
+# ----------------------------------------------------------------------------------------------
+# Batches from a token stream
+
+
+def batch_seed(seed: int, split: str, step: int) -> int:
+    """A generator seed that depends only on (seed, split, step). zlib.crc32, not hash(): Python salts str hashes."""
+    return (seed * 1_000_003 + zlib.crc32(split.encode()) * 7_919 + step) % 2**63
+
+
+def make_batch_fn(streams: dict, block_size: int, batch_size: int, device="cpu", seed: int = 0,
+                  rank: int | None = None, world_size: int | None = None):
+    """get_batch(split, step) -> (x, y): random windows of block_size + 1 tokens from streams[split].
+
+    streams: {"train": 1-D token array, "val": ...} (numpy arrays or memmaps, e.g. uint16).
+    x, y: (batch_size / world_size, block_size) int64; y is x shifted by one: y[i, t] is the token after x[i, t].
+    batch_size is the GLOBAL batch: every process draws the same batch_size windows and keeps its own rank's slice,
+    so 2 processes x 8 rows see exactly the 16 rows one process would.
+    """
+    rank, world_size = (dist_env()[:2]) if rank is None else (rank, world_size or 1)
+    if batch_size % world_size:
+        raise ValueError(f"batch_size={batch_size} must split evenly over {world_size} processes.")
+    for split, tokens in streams.items():
+        if len(tokens) < block_size + 2:
+            raise ValueError(f"the {split!r} stream has {len(tokens)} tokens; windows need at least block_size + 2 "
+                             f"= {block_size + 2}. Use more data or a smaller --block-size.")
+    per_rank = batch_size // world_size
+    device = torch.device(device)
+
+    def get_batch(split, step):
+        tokens = streams[split]
+        g = torch.Generator().manual_seed(batch_seed(seed, split, step))
+        starts = torch.randint(len(tokens) - block_size, (batch_size,), generator=g)  # the global batch
+        starts = starts[rank * per_rank:(rank + 1) * per_rank].tolist()               # this process's rows
+        rows = np.stack([np.asarray(tokens[s:s + block_size + 1], dtype=np.int64) for s in starts])
+        xy = torch.from_numpy(rows)  # (B, block_size + 1)
+        if device.type == "cuda":
+            xy = xy.pin_memory().to(device, non_blocking=True)  # copy overlaps with the GPU's work
+        else:
+            xy = xy.to(device)
+        return xy[:, :-1], xy[:, 1:]
+
+    return get_batch
+
+
+# ----------------------------------------------------------------------------------------------
+# Distributed data parallel (torchrun): the only part of this file that knows about several processes.
+# Every process holds the whole model and computes on its slice of the batch; DDP averages the gradients,
+# so all copies take the same step.
+
+
+def dist_env() -> tuple[int, int, int]:
+    """(rank, world_size, local_rank) from torchrun's environment; (0, 1, 0) for a plain `python` run."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+
+
+def is_main_process() -> bool:
+    """Only rank 0 prints, plots and writes files."""
+    return dist_env()[0] == 0
+
+
+def distributed_device(device) -> torch.device:
+    """Under torchrun each process gets its own GPU (cuda:LOCAL_RANK); on a CPU they all share 'cpu'."""
+    device = torch.device(device)
+    if device.type == "cuda" and dist_env()[1] > 1:
+        device = torch.device("cuda", dist_env()[2])
+        torch.cuda.set_device(device)
+    return device
+
+
+def init_distributed(device) -> bool:
+    """Join the process group if torchrun started us. Returns True if this call created it (and must destroy it)."""
+    if dist_env()[1] == 1 or dist.is_initialized():
+        return False
+    dist.init_process_group(backend="nccl" if torch.device(device).type == "cuda" else "gloo")
+    return True
+
+
+def mean_over_processes(values: torch.Tensor) -> torch.Tensor:
+    """Average a tensor over all processes (the loss each one measured on its slice)."""
+    if dist.is_initialized():
+        values = values.clone()
+        dist.all_reduce(values, op=dist.ReduceOp.SUM)
+        values /= dist.get_world_size()
+    return values
+
+
+def any_process(flag: bool, device) -> bool:
+    """True on every process if it is True on one: they must all stop at the same step."""
+    if not dist.is_initialized():
+        return flag
+    t = torch.tensor([float(flag)], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
+
+
+# ----------------------------------------------------------------------------------------------
+# Ctrl-C: finish the current step, save, stop. A second Ctrl-C stops at once (the last saved checkpoint stays).
+
+
+class GracefulInterrupt:
+    def __init__(self):
+        self.requested = False
+        self.previous = None
+
+    def __enter__(self):
+        try:
+            self.previous = signal.signal(signal.SIGINT, self._handler)
+        except ValueError:  # not the main thread: no handler, Ctrl-C simply raises
+            self.previous = None
+        return self
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        tqdm.write("Ctrl-C: stopping after this step and saving a checkpoint (press again to stop right now).")
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite."""
+
+
+# ----------------------------------------------------------------------------------------------
+# The loop
+
+
+def new_history() -> dict:
+    keys = ("step", "tokens", "loss", "lr", "grad_norm", "eval_step", "eval_tokens", "eval_train_loss", "eval_val_loss")
+    return {k: [] for k in keys}
+
+
+@torch.no_grad()
+def estimate_loss(model, get_batch, cfg: TrainConfig, device) -> dict:
+    """Mean loss over cfg.eval_batches fixed batches per split, in eval mode (no dropout).
+    One batch is a noisy measurement; the mean over many, on the same batches every time, gives a smooth curve."""
+    modes = {m: m.training for m in model.modules()}  # restored per module: a frozen base may stay in eval mode
+    model.eval()
+    result = {}
+    for split in ("train", "val"):
+        losses = torch.zeros(cfg.eval_batches, device=device)
+        for i in range(cfg.eval_batches):
+            with autocast_context(device, cfg.dtype):
+                losses[i] = model(*get_batch(split, -1 - i)).loss.float()
+        result[split] = mean_over_processes(losses.mean()).item()
+    for m, mode in modes.items():
+        m.training = mode
+    return result
+
+
+def resolve_dtype(cfg: TrainConfig, device, verbose: bool) -> TrainConfig:
+    """Turn "auto" into fp32/bf16, agree on it across processes, and fail (or warn) early about bf16."""
+    if cfg.dtype == "auto":
+        cfg = replace(cfg, dtype=pick_dtype(device, verbose=verbose))
+    if dist.is_initialized():  # a timing race can end differently in each process: rank 0 decides for all
+        choice = [cfg.dtype]
+        dist.broadcast_object_list(choice, src=0)
+        cfg = replace(cfg, dtype=choice[0])
+    autocast_context(device, cfg.dtype)  # an unsupported dtype fails now, not after the first loss estimate
+    if cfg.dtype == "bf16" and device.type == "cpu" and not bf16_is_native(device) and is_main_process():
+        print("warning: this CPU has no bf16 instructions (AVX512-BF16/AMX): torch emulates bf16 here, which is "
+              "several times SLOWER than fp32. Use --dtype fp32 (or --dtype auto).")
+    return cfg
+
+
+def resume_from(ckpt_path, model, optimizer, cfg: TrainConfig):
+    """Load weights, optimizer and RNG states from a checkpoint; returns (history, step to continue at)."""
+    if ckpt_path is None or not ckpt_path.is_file():
+        raise FileNotFoundError(f"resume was asked for, but there is no checkpoint at {ckpt_path}; "
+                                f"run without --resume to start training.")
+    ckpt = load_checkpoint(ckpt_path, map_location=next(model.parameters()).device)
+    check_model_config(ckpt, model, ckpt_path)
+    load_trainable_state(model, ckpt["model"], ckpt_path)
+    try:
+        optimizer.load_state_dict(ckpt["optimizer"])
+    except ValueError as e:
+        raise CheckpointError(f"the optimizer state in {ckpt_path} does not fit this model ({e}); build the model "
+                              f"as in the run that wrote it, or start fresh without --resume.") from None
+    restore_rng(ckpt["rng"])
+    if is_main_process():
+        changed = {k: f"{v} -> {cfg.to_dict().get(k)}" for k, v in ckpt["train_config"].items()
+                   if k != "steps" and cfg.to_dict().get(k) != v}
+        print(f"resuming {ckpt_path} at step {ckpt['step']}/{cfg.steps}"
+              + (f" (settings changed since: {changed})" if changed else ""))
+    return ckpt["history"], ckpt["step"]
+
+
+def train(model, get_batch, cfg: TrainConfig, ckpt_path=None, resume=False, meta=None, progress=True) -> dict:
+    """Optimize the trainable parameters of `model` for cfg.steps steps; return the history (see the top of the file).
+
+    ckpt_path: where checkpoints go (every cfg.ckpt_every steps, at the end, on Ctrl-C); None = no files.
+    resume:    continue from ckpt_path exactly where it stopped (same losses as an unbroken run).
+    meta:      a dict stored in the checkpoint as is (plain Python values), e.g. the tokenizer's name.
+    progress:  show the progress bar, the loss estimates and a final tokens/s line (rank 0 only).
+    The module's train/eval modes are left as the caller set them (call model.train() for dropout).
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    device = params[0].device if params else torch.device("cpu")
+    created_group = init_distributed(device)
+    try:
+        return _train(model, get_batch, resolve_dtype(cfg, device, progress and is_main_process()), device,
+                      Path(ckpt_path) if ckpt_path is not None else None, resume, meta, progress)
+    finally:
+        if created_group:
+            dist.destroy_process_group()
+
+
+def _train(model, get_batch, cfg, device, ckpt_path, resume, meta, progress) -> dict:
+    main = is_main_process()
+    params = [p for p in model.parameters() if p.requires_grad]
+    torch.manual_seed(cfg.seed)  # dropout masks; every process draws the same stream
+    optimizer = make_optimizer(model, cfg)
+    history, start = resume_from(ckpt_path, model, optimizer, cfg) if resume else (new_history(), 0)
+    ddp_model = model
+    if dist.is_initialized():
+        from torch.nn.parallel import DistributedDataParallel as DDP
+        ddp_model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    def checkpoint(step):
+        if main and ckpt_path is not None:
+            save_checkpoint(ckpt_path, {
+                "format": FORMAT,
+                "model_config": model_config_dict(model),
+                "model": trainable_state(model),
+                "optimizer": optimizer.state_dict(),
+                "train_config": cfg.to_dict(),
+                "step": step,
+                "history": history,
+                "rng": capture_rng(),
+                "data": {"next_step": step},
+                "meta": dict(meta or {}),
+            })
+
+    def evaluate(step):
+        est = estimate_loss(ddp_model, get_batch, cfg, device)
+        tokens = history["tokens"][-1] if history["tokens"] else 0
+        for key, value in (("eval_step", step), ("eval_tokens", tokens),
+                           ("eval_train_loss", est["train"]), ("eval_val_loss", est["val"])):
+            history[key].append(value)
+        if main and progress:
+            tqdm.write(f"step {step:>6}: train loss {est['train']:.4f}, val loss {est['val']:.4f}")
+
+    def eval_due(step):  # every eval_every steps and at the end, once per step (also after a resume)
+        return (cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps)
+                and (not history["eval_step"] or history["eval_step"][-1] != step))
+
+    t0, tokens_before = time.perf_counter(), (history["tokens"][-1] if history["tokens"] else 0)
+    bar = tqdm(total=cfg.steps, initial=start, disable=not (main and progress), unit="step", dynamic_ncols=True)
+    with GracefulInterrupt() as interrupt:
+        for step in range(start, cfg.steps):
+            if eval_due(step):
+                evaluate(step)
+            lr = lr_at(step, cfg)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+
+            batch = get_batch("train", step)
+            with autocast_context(device, cfg.dtype):
+                loss = ddp_model(*batch).loss
+            if loss is None:
+                raise ValueError("model(*batch) returned no loss: get_batch must return the targets too: (x, y).")
+            # Each process's loss is the mean over its slice; with equal slices their mean is the global batch's.
+            loss_value = mean_over_processes(loss.detach().float()).item()
+            if not math.isfinite(loss_value):  # checked before any update: the weights stay the last good ones
+                kept = (f"The last good checkpoint {ckpt_path} was kept (not overwritten). "
+                        if ckpt_path is not None and ckpt_path.is_file() else "")
+                raise TrainingDiverged(
+                    f"the loss is {loss_value} at step {step} (lr {lr:.2e}): training diverged, so it stopped. "
+                    f"{kept}Try a smaller --lr, more --warmup-steps, or --grad-clip 1.0.")
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip or float("inf"))
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+
+            tokens = (history["tokens"][-1] if history["tokens"] else 0) + batch[0].numel() * dist_env()[1]
+            for key, value in (("step", step + 1), ("tokens", tokens), ("loss", loss_value),
+                               ("lr", lr), ("grad_norm", grad_norm.item())):
+                history[key].append(value)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{lr:.2e}", refresh=False)
+
+            if cfg.ckpt_every and (step + 1) % cfg.ckpt_every == 0 and step + 1 < cfg.steps:
+                checkpoint(step + 1)
+            if any_process(interrupt.requested, device):
+                checkpoint(step + 1)
+                bar.close()
+                if main:
+                    where = f"saved {ckpt_path}; continue with --resume" if ckpt_path else "nothing saved"
+                    print(f"stopped after step {step + 1}/{cfg.steps}: {where}.")
+                raise KeyboardInterrupt
+        if eval_due(cfg.steps):
+            evaluate(cfg.steps)
+        bar.close()
+        checkpoint(max(start, cfg.steps))
+    if main and progress and cfg.steps > start:
+        seconds, tokens = time.perf_counter() - t0, history["tokens"][-1] - tokens_before
+        print(f"trained steps {start}->{cfg.steps}: {tokens:,} tokens in {seconds:.0f} s = {tokens / seconds:,.0f} "
+              f"tokens/s (loss estimates included)" + (f"; saved {ckpt_path}" if ckpt_path else ""))
+    return history
