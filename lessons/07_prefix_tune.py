@@ -39,17 +39,16 @@ import matplotlib.pyplot as plt
 import torch
 
 from data.e2e import load_e2e
-from minigpt.checkpoint import PRETRAINED_PATH, load_model
+from minigpt.checkpoint import PRETRAINED_PATH, load_model, save_checkpoint
 from minigpt.tokenizer import load_tokenizer
 from minigpt.utils import lesson_parser, parse_lesson_args, pick_device, run_dir, set_seed
 from prefix import save_prefix
 from prefix.experiment import run_method
-from prefix.io import atomic_save
 from prefix.tasks import PairBatches
 
 parser = lesson_parser(__doc__)
 parser.add_argument("--ckpt", default=str(PRETRAINED_PATH), help="the pretrained model (lesson 04)")
-parser.add_argument("--steps", type=int, default=None, help="training steps per method (default 800; --quick 30)")
+parser.add_argument("--steps", type=int, default=None, help="training steps per method (default 300; --quick 30)")
 parser.add_argument("--batch-size", type=int, default=16)
 parser.add_argument("--prefix-len", type=int, default=10, help="P: the paper found ~10 best for table-to-text")
 parser.add_argument("--methods", nargs="+", default=["prefix", "prompt", "finetune"])
@@ -60,7 +59,7 @@ parser.add_argument("--n-test", type=int, default=None, help="test inputs to sco
 args = parse_lesson_args(parser)
 out_dir = Path(args.out) if args.out else run_dir("07_prefix_tune")
 out_dir.mkdir(parents=True, exist_ok=True)
-steps = args.steps or (30 if args.quick else 800)
+steps = args.steps or (30 if args.quick else 300)
 n_test = args.n_test or (40 if args.quick else 500)
 device = pick_device(args.device)
 set_seed(args.seed)
@@ -108,7 +107,7 @@ for method in args.methods:
         device=device)
     if method == "finetune":
         file = out_dir / "e2e.finetune.pt"
-        atomic_save({k: v.cpu() for k, v in model.state_dict().items()}, file)
+        save_checkpoint(file, {k: v.cpu() for k, v in model.state_dict().items()})
     else:
         file = out_dir / f"e2e.{method}.pt"
         save_prefix(model.prefix, base, file, meta={"task": "e2e", "method": method})

@@ -5,11 +5,11 @@ config and a fingerprint of its weights. Loading onto another base is refused wi
 """
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 
+from minigpt.checkpoint import save_checkpoint  # atomic: temp file, then os.replace
 from minigpt.config import GPTConfig
 
 from .prefix_tuning import PrefixTuning
@@ -28,24 +28,10 @@ def fingerprint(model) -> str:
     return h.hexdigest()[:16]
 
 
-def atomic_save(obj, path):
-    """torch.save to a temp file in the same folder, then os.replace: a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def save_prefix(prefix, base, path, meta=None):
     """Fold (if it has an MLP) and save. Returns the file size in bytes."""
     table = prefix.folded().compute_table().detach().to("cpu", torch.float32).clone()
-    atomic_save({
+    save_checkpoint(path, {
         "format": FORMAT,
         "method": prefix.method,
         "prefix_len": prefix.prefix_len,
@@ -53,7 +39,7 @@ def save_prefix(prefix, base, path, meta=None):
         "base_config": base.config.to_dict(),
         "base_fingerprint": fingerprint(base),
         "meta": dict(meta or {}),
-    }, path)
+    })
     return os.path.getsize(path)
 
 
