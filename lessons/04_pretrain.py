@@ -2,7 +2,7 @@
 
 Run it from the repo root:
 
-    python -m lessons.04_pretrain            # ~7 minutes on a 2-core laptop CPU (1.4M tokens)
+    python -m lessons.04_pretrain            # ~7 minutes on an idle 2-core CPU (1.4M tokens), ~12 if it is busy
     python -m lessons.04_pretrain --quick    # under a minute: 40 steps on 500 reviews (a weak model)
     python -m lessons.04_pretrain --resume   # continue a run you stopped with Ctrl-C
 
@@ -57,8 +57,9 @@ parser.add_argument("--tokens", type=float, default=None,
                     help="training length in tokens (default 1.4e6; --quick 8e4); sets --steps from the batch size")
 parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: the cores other work leaves idle)")
 add_config_args(parser, default_preset="tiny")
-# The length of the run is a token budget: 1.4M tokens is ~7 minutes at ~3,500 tokens/s (`tiny`, fp32, 2 CPU cores),
-# whatever the batch and block size. Steps, warmup and the loss-estimate interval follow from it unless given.
+# The length of the run is a token budget, whatever the batch and block size: 1.4M tokens is ~7 minutes at
+# ~3,500 tokens/s (`tiny`, fp32, 2 idle CPU cores), ~12 minutes at ~2,000 tokens/s on one core of a busy machine.
+# Steps, warmup and the loss-estimate interval follow from it unless given.
 DEFAULT_TOKENS, QUICK_TOKENS = 1.4e6, 8e4
 DEFAULTS = dict(batch_size=8, lr=3e-3, eval_batches=10, dtype="auto")
 QUICK = dict(batch_size=8, lr=3e-3, eval_batches=3, dtype="auto")
@@ -207,7 +208,9 @@ if main:
     start = torch.tensor([[enc.eot_token]], device=device)  # <|endoftext|>: "a new review starts here"
     sample = generate(pretrained, start, 60, temperature=0.8, top_k=50,
                       generator=torch.Generator(device=device).manual_seed(args.seed))
-    print(f"checkpoint: {ckpt_path}\nsample: {enc.decode(sample[0, 1:].tolist())!r}")
+    ids = sample[0, 1:].tolist()
+    ids = ids[:ids.index(enc.eot_token)] if enc.eot_token in ids else ids  # up to the end of the review
+    print(f"checkpoint: {ckpt_path}\nsample: {enc.decode(ids)!r}")
 
 # %% [markdown]
 # ## Exercises
@@ -215,7 +218,8 @@ if main:
 # 1. Learning rate: rerun with `--lr 1e-3` and with `--lr 1e-2` (add `--out runs/04_lr1e-3` etc. to keep the
 #    default model). Which ends lower after the same tokens? What does the too-large one do in its first
 #    100 steps? Then try `--warmup-steps 0` with the largest lr.
-# 2. Parameters vs tokens: `--n-layer 2 --tokens 2.4e6` takes about as long as the default (half the blocks,
+# 2. Parameters vs tokens: `--n-layer 2 --tokens 2e6` takes about as long as the default (half the blocks,
 #    but the output layer costs the same). Is the smaller model that reads more text better or worse?
-# 3. Overfitting on purpose: `--quick --tokens 8e5 --out runs/04_overfit` trains on only 500 reviews, about 4
-#    passes over them. When does the val loss stop following the train loss? Does `--dropout 0.2` help?
+# 3. Overfitting on purpose: `--quick --tokens 8e5 --eval-every 40 --out runs/04_overfit` trains on only 500
+#    reviews, about 4 passes over them. When does the val loss stop following the train loss? Does `--dropout 0.2`
+#    help?

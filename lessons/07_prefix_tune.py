@@ -48,19 +48,19 @@ from prefix.tasks import PairBatches
 
 parser = lesson_parser(__doc__)
 parser.add_argument("--ckpt", default=str(PRETRAINED_PATH), help="the pretrained model (lesson 04)")
-parser.add_argument("--steps", type=int, default=None, help="training steps per method (default 300; --quick 30)")
+parser.add_argument("--steps", type=int, default=None, help="training steps per method (default 300; --quick 10)")
 parser.add_argument("--batch-size", type=int, default=16)
 parser.add_argument("--prefix-len", type=int, default=10, help="P: the paper found ~10 best for table-to-text")
 parser.add_argument("--methods", nargs="+", default=["prefix", "prompt", "finetune"])
 parser.add_argument("--lr-prefix", type=float, default=1e-2)
 parser.add_argument("--lr-prompt", type=float, default=3e-2)
 parser.add_argument("--lr-finetune", type=float, default=5e-4)
-parser.add_argument("--n-test", type=int, default=None, help="test inputs to score (default all 500; --quick 40)")
+parser.add_argument("--n-test", type=int, default=None, help="test inputs to score (default all 500; --quick 12)")
 args = parse_lesson_args(parser)
 out_dir = Path(args.out) if args.out else run_dir("07_prefix_tune")
 out_dir.mkdir(parents=True, exist_ok=True)
-steps = args.steps or (30 if args.quick else 300)
-n_test = args.n_test or (40 if args.quick else 500)
+steps = args.steps or (10 if args.quick else 300)
+n_test = args.n_test or (12 if args.quick else 500)
 device = pick_device(args.device)
 set_seed(args.seed)
 
@@ -103,7 +103,7 @@ for method in args.methods:
     print(f"\n=== {method} ===")
     model, result, histories[method] = run_method(
         base, enc, method, batches, test_rows, steps, lrs[method], batch_size=args.batch_size,
-        prefix_len=args.prefix_len, init_ids=init_ids, seed=args.seed, eval_batches=4 if args.quick else 10,
+        prefix_len=args.prefix_len, init_ids=init_ids, seed=args.seed, eval_batches=2 if args.quick else 10,
         device=device)
     if method == "finetune":
         file = out_dir / "e2e.finetune.pt"

@@ -44,7 +44,7 @@ parser = lesson_parser(__doc__)
 parser.add_argument("--ckpt", default=str(PRETRAINED_PATH), help="the pretrained model (lesson 04)")
 parser.add_argument("--steps", type=int, default=None, help="training steps per run (default 150; --quick 4)")
 parser.add_argument("--n-test", type=int, default=None, help="test inputs scored per run (default 100; --quick 8)")
-parser.add_argument("--seeds", type=int, default=None, help="seeds where noise matters (default 2)")
+parser.add_argument("--seeds", type=int, default=None, help="seeds where noise matters (default 2; --quick 1)")
 parser.add_argument("--lr-prefix", type=float, default=1e-2)
 parser.add_argument("--lr-table", type=float, default=1e-2, help="a direct table wants a larger lr than the MLP")
 parser.add_argument("--lr-prompt", type=float, default=3e-2)
@@ -54,9 +54,9 @@ out_dir = Path(args.out) if args.out else run_dir("08_findings")
 out_dir.mkdir(parents=True, exist_ok=True)
 steps = args.steps or (4 if args.quick else 150)
 n_test = args.n_test or (8 if args.quick else 100)
-seeds = list(range(args.seeds or 2))
+seeds = list(range(args.seeds or (1 if args.quick else 2)))
 lengths = [1, 5] if args.quick else [1, 5, 10, 20, 50]
-prompt_lengths = [1, 10] if args.quick else [1, 10, 20]
+prompt_lengths = [1] if args.quick else [1, 10, 20]
 data_sizes = [50] if args.quick else [50, 200]
 device = pick_device(args.device)
 set_seed(args.seed)

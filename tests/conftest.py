@@ -16,7 +16,7 @@ torch.set_num_threads(1)
 LESSON_ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
-def run_lesson(module, *args, timeout=300):
+def run_lesson(module, *args, timeout=900):
     """Run `python -m module args...` from the repo root; fail with its output if it exits non-zero."""
     result = subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=REPO_ROOT, env=LESSON_ENV,
                             capture_output=True, text=True, timeout=timeout)
@@ -35,7 +35,8 @@ def assert_pngs(folder, names):
 def pretrained_ckpt(tmp_path_factory):
     """Lesson 4's --quick model, made once per test session, for the lessons that start from it."""
     out = tmp_path_factory.mktemp("lesson04")
-    run_lesson("lessons.04_pretrain", "--quick", "--out", out)
+    stdout = run_lesson("lessons.04_pretrain", "--quick", "--out", out)
+    (out / "stdout.txt").write_text(stdout)  # for tests/test_lesson04_smoke.py
     ckpt = out / "model.pt"
     assert ckpt.is_file(), f"lesson 4 ran but wrote no {ckpt}"
     return ckpt

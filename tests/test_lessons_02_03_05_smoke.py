@@ -1,41 +1,12 @@
 """Lessons 2, 3 and 5 run end to end in --quick mode and write their plots; the benchmark prints its table."""
-import os
 import subprocess
 import sys
-from pathlib import Path
 
-import pytest
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-# One torch thread, as in conftest.py: these runs are small, and on a busy shared machine two OpenMP threads
-# waiting on each other can make them many times slower.
-ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+from .conftest import REPO_ROOT, LESSON_ENV as ENV, assert_pngs, run_lesson
 
 
-def run_module(module, *args, timeout=180):
-    result = subprocess.run([sys.executable, "-m", module, *args], cwd=REPO_ROOT, env=ENV,
-                            capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f"{module} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    return result.stdout
-
-
-def assert_pngs(folder, names):
-    for name in names:
-        png = folder / name
-        assert png.is_file(), f"{png} was not written"
-        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{png} is not a PNG"
-
-
-@pytest.fixture(scope="session")
-def pretrained_ckpt(tmp_path_factory):
-    """Lesson 4's --quick model, made once for the session."""
-    if not (REPO_ROOT / "lessons" / "04_pretrain.py").is_file():
-        pytest.skip("lessons/04_pretrain.py does not exist yet: lesson 5 needs the model it pretrains")
-    out = tmp_path_factory.mktemp("lesson04")
-    run_module("lessons.04_pretrain", "--quick", "--out", str(out), timeout=300)
-    ckpt = out / "model.pt"
-    assert ckpt.is_file(), f"lesson 4 ran but wrote no {ckpt}"
-    return ckpt
+def run_module(module, *args, timeout=900):
+    return run_lesson(module, *args, timeout=timeout)
 
 
 def test_lesson02_quick(tmp_path):

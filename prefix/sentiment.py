@@ -1,0 +1,148 @@
+"""Sentiment as text: the label is a word the model writes, not a new classification head.
+
+Classification. The model reads a sentence and a cue and should continue with a label word:
+
+    "it 's a charming film . Sentiment:"  ->  " positive"   (or " negative")
+
+Training pairs go through prefix.tasks.encode_pair, so the loss is on the label word only (and the
+<|endoftext|> after it), never on the sentence. To classify, we append each label word to the sentence and
+sum the log-probabilities the model gives the word's tokens (teacher forcing): the label with the higher
+total wins. One forward pass scores a whole word, so labels of several tokens work (" positive" is 3 tokens
+of the course tokenizer), and any model that maps (idx, attention_mask) to logits can be asked.
+
+Controlled generation. The first ~100 tokens of positive (or of negative) IMDB reviews, each read after
+<|endoftext|> (which is how every review starts in pretraining), train a "positive-review" (or
+"negative-review") prefix: a language-model loss on the review text, nothing else.
+"""
+import re
+
+import torch
+import torch.nn.functional as F
+
+from .tasks import PairBatches, pad_rows
+
+LABEL_WORDS = ("negative", "positive")  # index = label, as in data/reviews.py: 0 negative, 1 positive
+CUE = " Sentiment:"
+
+
+# -- classification ------------------------------------------------------------------------------------------
+
+def sentiment_source(sentence):
+    return sentence + CUE
+
+
+def sentiment_pairs(rows):
+    """(sentence, label) rows -> (source, target) text pairs for encode_pair / PairBatches."""
+    return [(sentiment_source(sentence), LABEL_WORDS[label]) for sentence, label in rows]
+
+
+def candidate_rows(enc, sentences, max_len=None):
+    """Two rows per sentence, the source followed by each label word: rows[2*i + k] is sentence i + LABEL_WORDS[k].
+
+    Returns (rows, spans): token id lists, and (start, end) of the label's tokens in each row. The label gets a
+    leading space, as encode_pair gives targets. A source too long for max_len tokens keeps the cue and the end
+    of the sentence (the words nearest the cue).
+    """
+    labels = [enc.encode_ordinary(" " + word) for word in LABEL_WORDS]
+    cue = enc.encode_ordinary(CUE)
+    room = None if max_len is None else max_len - max(len(ids) for ids in labels)
+    rows, spans = [], []
+    for sentence in sentences:
+        src = enc.encode_ordinary(sentiment_source(sentence))  # exactly what training saw, when it fits
+        if room is not None and len(src) > room:
+            words = enc.encode_ordinary(sentence)
+            src = words[len(words) - max(room - len(cue), 0):] + cue
+        for label in labels:
+            rows.append(src + label)
+            spans.append((len(src), len(src) + len(label)))
+    return rows, spans
+
+
+def span_logprobs(logits, idx, spans):
+    """(B,) sum of log p(idx[i, t] | idx[i, :t]) over t in spans[i]. The logits at t - 1 predict the token at t."""
+    logp = F.log_softmax(logits.float(), dim=-1)
+    return torch.stack([logp[i, a - 1:b - 1].gather(-1, idx[i, a:b, None]).sum() for i, (a, b) in enumerate(spans)])
+
+
+@torch.no_grad()
+def label_gaps(forward_fn, enc, sentences, batch_size=32, max_len=None, device="cpu"):
+    """(N,) tensor: log p(" positive" | sentence) - log p(" negative" | sentence), each word's tokens summed.
+
+    forward_fn(idx, attention_mask) -> logits (B, T, V), e.g. logits_fn(model). Rows are right-padded, so real
+    positions never see padding (causal attention looks only back) and the result equals scoring one by one.
+    batch_size counts sentences (each gives two rows); max_len: the model's block_size, to crop long texts.
+    """
+    rows, spans = candidate_rows(enc, sentences, max_len)
+    scores = []
+    step = 2 * batch_size
+    for start in range(0, len(rows), step):
+        x, _, mask = pad_rows([(r, r) for r in rows[start:start + step]], enc.eot_token)  # (x, y) pairs; y unused
+        x, mask = x.to(device), mask.to(device)
+        scores.append(span_logprobs(forward_fn(x, mask), x, spans[start:start + step]).cpu())
+    scores = torch.cat(scores).view(-1, 2)  # column k: LABEL_WORDS[k]
+    return scores[:, 1] - scores[:, 0]
+
+
+def classify(forward_fn, enc, sentences, batch_size=32, max_len=None, device="cpu", threshold=0.0):
+    """-> predicted labels (0/1), one per sentence: 1 when the positive word is the more likely one.
+
+    threshold: the log-probability gap a sentence must pass to count as positive. 0 compares the two words as
+    they are; a model that favours one word everywhere can be calibrated by moving it (see lesson 9).
+    """
+    gaps = label_gaps(forward_fn, enc, sentences, batch_size, max_len, device)
+    return (gaps > threshold).long().tolist()
+
+
+def logits_fn(model):
+    """classify's forward_fn for a GPT or a PrefixedGPT (anything called as model(idx, attention_mask=...))."""
+    return lambda idx, attention_mask: model(idx, attention_mask=attention_mask).logits
+
+
+def rt_style(text):
+    """Write a text the way the Rotten Tomatoes sentences are written, so a judge trained on them reads it in
+    its own style: lowercase, punctuation and clitics split off ("It's great!" -> "it 's great !")."""
+    text = " ".join(text.lower().split())
+    text = re.sub(r"n't\b", " n't", text)
+    text = re.sub(r"'(s|re|ve|ll|d|m)\b", r" '\1", text)
+    text = re.sub(r"([.,!?;:()\"])", r" \1 ", text)
+    return " ".join(text.split())
+
+
+# -- review openings, for the "positive-review" and "negative-review" prefixes ---------------------------------
+
+def review_example(enc, text, n_tokens=100):
+    """One review opening as an (x, y) row: x = <|endoftext|> r0 .. r(n-2), y = r0 .. r(n-1).
+
+    The source is just <|endoftext|>, so every y position is a review token: the loss is on the review only.
+    No <|endoftext|> target at the end: the text was cut there, it did not end there.
+    """
+    ids = enc.encode_ordinary(text[:10 * n_tokens])[:n_tokens]  # tokens average ~4.5 characters: 10x is plenty
+    return [enc.eot_token] + ids[:-1], ids
+
+
+def review_batches(enc, reviews_by_split, label, batch_size, n_tokens=100, seed=0, device="cpu"):
+    """get_batch(split, step) over the openings of the reviews with this label (1 positive, 0 negative).
+
+    reviews_by_split: {"train": [(text, label), ...], "val": [...]}, e.g. from data.reviews.imdb_reviews.
+    """
+    # PairBatches encodes text pairs itself (always adding a space and <|endoftext|>); we keep its seeded,
+    # resumable batch order and hand it our own rows instead.
+    batches = PairBatches(enc, {}, batch_size, n_tokens, seed=seed, device=device)
+    batches.encoded = {split: [review_example(enc, text, n_tokens) for text, y in rows if y == label]
+                       for split, rows in reviews_by_split.items()}
+    return batches
+
+
+# A crude second judge, transparent where the learned one is not: count words that carry sentiment.
+POSITIVE_WORDS = frozenset("great excellent wonderful best love loved beautiful brilliant perfect amazing favorite "
+                           "enjoyed masterpiece superb fantastic".split())
+NEGATIVE_WORDS = frozenset("bad worst awful terrible boring waste stupid horrible poor worse dull lame annoying "
+                           "ridiculous disappointing".split())
+
+
+def sentiment_words(texts):
+    """(positive, negative) sentiment words per text, averaged over the texts."""
+    words = [re.findall(r"[a-z]+", t.lower()) for t in texts]
+    pos = sum(w in POSITIVE_WORDS for ws in words for w in ws)
+    neg = sum(w in NEGATIVE_WORDS for ws in words for w in ws)
+    return pos / len(texts), neg / len(texts)
