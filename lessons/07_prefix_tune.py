@@ -2,7 +2,7 @@
 
 Run it from the repo root:
 
-    python -m lessons.07_prefix_tune           # about 9 minutes on a 2-core CPU
+    python -m lessons.07_prefix_tune           # 27 minutes measured on a busy 2-core machine (less when idle)
     python -m lessons.07_prefix_tune --quick   # under a minute (a few steps: the numbers mean little)
 
 Needs the pretrained model of lesson 4 (`python -m lessons.04_pretrain`; `--ckpt PATH` picks another file).

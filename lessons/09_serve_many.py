@@ -1,0 +1,537 @@
+"""Lesson 9: one frozen model, many prefixes: classify sentiment, steer reviews, serve every task in one batch.
+
+Run it from the repo root:
+
+    python -m lessons.09_serve_many           # about 8 minutes on a busy 2-core CPU
+    python -m lessons.09_serve_many --quick   # about a minute (a few steps: the numbers mean little)
+
+Needs the pretrained model of lesson 4 (`python -m lessons.04_pretrain`; `--ckpt PATH` picks another file).
+Uses lesson 7's table-to-text prefix, runs/07_prefix_tune/e2e.prefix.pt (`--e2e-prefix PATH`); without it a
+small one is trained here first. Writes to runs/09_serve_many/: sentiment.png, steering.png, serving.png,
+results.json and prefixes/*.prefix.pt.
+"""
+# %% [markdown]
+# # One frozen model, many prefixes
+#
+# Fine-tuning gives you one whole model per task. Prefix-tuning gives you one **frozen** model and, per task,
+# P keys and values for every layer: 10 x 4 layers x 2 x 192 = 15,360 numbers here, a 60 kB file. A prefix changes nothing inside the network;
+# it is only extra keys/values each attention layer can look at (lesson 7). So the rows of ONE batch can
+# each bring their own prefix: row 0 describes a restaurant, row 1 judges a review, row 2 writes a glowing
+# review, all in a single forward pass through the same weights.
+#
+# This lesson trains three new prefixes on the lesson 4 model and then serves them with lesson 7's:
+#
+# 1. **sentiment**: is a Rotten Tomatoes sentence positive or negative? (prefix vs full fine-tuning)
+# 2. **positive-review** / **negative-review**: make the frozen model write reviews of one kind (steering),
+#    judged by the sentiment prefix of part 1;
+# 3. **serving**: all four prefixes from their files, on one base, in one mixed batch.
+
+# %%
+import json
+import statistics
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import torch
+from tqdm.auto import tqdm
+
+from data.e2e import load_e2e
+from data.reviews import imdb_reviews, rotten_tomatoes_split
+from minigpt.checkpoint import PRETRAINED_PATH, load_model
+from minigpt.generate import generate
+from minigpt.tokenizer import load_tokenizer
+from minigpt.train import TrainConfig, train
+from minigpt.utils import RUNS_DIR, lesson_parser, parse_lesson_args, pick_device, run_dir, set_seed
+from prefix import MultiPrefixGPT, PrefixedGPT, load_prefix, save_prefix
+from prefix.experiment import build_tuned, run_method
+from prefix.metrics import accuracy, f1_score, macro_f1
+from prefix.sentiment import (LABEL_WORDS, candidate_rows, classify, label_gaps, logits_fn, review_batches,
+                              rt_style, sentiment_pairs, sentiment_source, sentiment_words, span_logprobs)
+from prefix.tasks import PairBatches, encode_pair, pad_rows
+
+E2E_PREFIX = RUNS_DIR / "07_prefix_tune" / "e2e.prefix.pt"
+
+parser = lesson_parser(__doc__)
+parser.add_argument("--ckpt", default=str(PRETRAINED_PATH), help="the pretrained model (lesson 04)")
+parser.add_argument("--e2e-prefix", default=str(E2E_PREFIX), help="lesson 07's table-to-text prefix")
+parser.add_argument("--prefix-len", type=int, default=10, help="P for every prefix (a mixed batch needs one P)")
+parser.add_argument("--steps", type=int, default=None, help="sentiment training steps per method (default 200; --quick 6)")
+parser.add_argument("--review-steps", type=int, default=None, help="steps per review prefix (default 100; --quick 4)")
+parser.add_argument("--batch-size", type=int, default=16)
+parser.add_argument("--lr-prefix", type=float, default=1e-2)
+parser.add_argument("--lr-finetune", type=float, default=5e-4)
+parser.add_argument("--n-test", type=int, default=None, help="Rotten Tomatoes test sentences to score (default all 853; --quick 100)")
+parser.add_argument("--samples", type=int, default=None, help="samples per opening and condition (default 16; --quick 2)")
+parser.add_argument("--new-tokens", type=int, default=50, help="tokens sampled after each opening")
+args = parse_lesson_args(parser)
+out_dir = Path(args.out) if args.out else run_dir("09_serve_many")
+out_dir.mkdir(parents=True, exist_ok=True)
+steps = args.steps or (6 if args.quick else 200)
+review_steps = args.review_steps or (4 if args.quick else 100)
+n_samples = args.samples or (2 if args.quick else 16)
+P = args.prefix_len
+eval_batches = 1 if args.quick else 5
+device = pick_device(args.device)
+set_seed(args.seed)
+
+if not Path(args.ckpt).is_file():
+    raise SystemExit(f"No pretrained model at {args.ckpt}. This lesson tunes the model of lesson 4; make it first with "
+                     f"`python -m lessons.04_pretrain` (or `--quick` for a weak one-minute model), "
+                     f"or point --ckpt at another checkpoint.")
+base = load_model(args.ckpt, device)
+enc = load_tokenizer()
+block_size = base.config.block_size
+print(f"base model: {base.num_params():,} parameters, from {args.ckpt}")
+
+
+def tune(method, batches, n_steps, lr, init_text=None):
+    """Build a prefix (P, MLP reparameterization) or a full fine-tuning copy and train it with the course loop.
+    The same settings as lesson 7's run_method: weight decay only for fine-tuning."""
+    torch.manual_seed(args.seed)
+    init_ids = enc.encode_ordinary(init_text) if init_text and method == "prefix" else None
+    model = build_tuned(base, method, prefix_len=P, reparam="mlp", init_ids=init_ids)
+    cfg = TrainConfig(steps=n_steps, batch_size=args.batch_size, lr=lr, warmup_steps=max(1, n_steps // 20),
+                      weight_decay=0.1 if method == "finetune" else 0.0,
+                      eval_every=n_steps if args.quick else max(1, n_steps // 3),
+                      eval_batches=eval_batches, seed=args.seed)
+    history = train(model, batches, cfg)
+    return model.eval(), history
+
+
+# %% [markdown]
+# ## 1. Sentiment as text
+#
+# The model never gets a classification head. The label is a word it writes after the sentence:
+#
+#     "a gorgeous , witty , seductive movie . Sentiment:"  ->  " positive"
+#
+# Training scores only the label word (`prefix.tasks.encode_pair` puts -100 on the sentence). To classify,
+# `prefix.sentiment` appends each label word and compares log p(" positive" | sentence) with
+# log p(" negative" | sentence): `label_gaps` returns the difference, `classify` says "positive" where it is
+# above 0. Both words are 3 tokens of our tokenizer (" p" "os" "itive"); teacher forcing scores all of them
+# in one pass.
+#
+# The sentences are Rotten Tomatoes snippets, which pretraining never saw (lesson 4 read only IMDB). We
+# compare four classifiers on the same 853 test sentences:
+# * **majority**: always the most common training label (what "no skill" scores);
+# * **base, no tuning**: the frozen model with the cue alone, zero-shot;
+# * **prefix**: P=10 keys/values per layer, trained; the base stays frozen;
+# * **fine-tune**: every weight trained, the same steps on the same batches.
+
+# %%
+rt = rotten_tomatoes_split()
+n_test = args.n_test or (100 if args.quick else None)
+test = rt["test"][:n_test] if n_test else rt["test"]
+test_sentences, test_labels = [s for s, _ in test], [y for _, y in test]
+sent_batches = PairBatches(enc, {"train": sentiment_pairs(rt["train"]), "val": sentiment_pairs(rt["val"])},
+                           args.batch_size, block_size, seed=args.seed, device=device)
+print(f"\nRotten Tomatoes: {len(rt['train'])} train / {len(rt['val'])} val / {len(test)} test sentences scored; "
+      f"one example: {sentiment_pairs(rt['train'][:1])[0]}")
+
+
+def scores(gaps):
+    """Accuracy and F1 of the labels the log-probability gaps give, and how much the gap depends on the sentence."""
+    preds = (gaps > 0).long().tolist()
+    return {"accuracy": accuracy(preds, test_labels), "f1": f1_score(preds, test_labels),
+            "macro_f1": macro_f1(preds, test_labels), "predicted_positive": sum(preds) / len(preds),
+            "gap_std": gaps.std().item()}
+
+
+def test_gaps(model):
+    return label_gaps(logits_fn(model), enc, test_sentences, max_len=block_size, device=device)
+
+
+majority = int(2 * sum(y for _, y in rt["train"]) >= len(rt["train"]))
+sentiment = {"majority": scores(torch.full((len(test),), 1.0 if majority else -1.0)),
+             "base, no tuning": scores(test_gaps(base))}
+sentiment_histories = {}
+for method, lr in (("prefix", args.lr_prefix), ("finetune", args.lr_finetune)):
+    print(f"\n=== sentiment: {method} ({steps} steps, lr {lr}) ===")
+    model, sentiment_histories[method] = tune(method, sent_batches, steps, lr,
+                                              init_text=" Is this review positive or negative? Sentiment:")
+    sentiment[method] = scores(test_gaps(model))
+    if method == "prefix":
+        sentiment_prefix = model.prefix  # kept: it judges the generated reviews below, and is served in part 3
+    del model
+
+print(f"\nSentiment on {len(test)} Rotten Tomatoes test sentences ({100 * sum(test_labels) / len(test):.0f}% positive):")
+print("| method | accuracy | F1 (positive) | macro-F1 | predicted positive | spread of the gap (std, nats) |")
+print("|---|---|---|---|---|---|")
+for name, r in sentiment.items():
+    print(f"| {name} | {r['accuracy']:.3f} | {r['f1']:.3f} | {r['macro_f1']:.3f} | {r['predicted_positive']:.2f} | "
+          f"{r['gap_std']:.3f} |")
+
+# %% [markdown]
+# Read the table with the majority row in mind: always answering "positive" already gets an F1 near 0.68
+# on the positive class (macro-F1 exposes it). The last column says how much the answer depends on the
+# sentence: the standard deviation, over the test sentences, of log p(" positive") - log p(" negative").
+#
+# Be ready for a sobering result. With the lesson 4 model (~2M weights, ~1M tokens of IMDB), a few hundred
+# steps of prefix-tuning learn the answer FORMAT (the two words, then <|endoftext|>) and the base rate, but
+# hardly any sentiment: the gap barely moves from sentence to sentence, so nearly every sentence gets the
+# same label and the accuracy sits near the majority line. Fine-tuning, which can change every weight,
+# gets somewhat above it. Two reasons, both in the literature: prefix- and prompt-tuning are known to
+# fall behind fine-tuning on classification for small models (Lester et al. 2021; Liu et al. 2022, "P-Tuning
+# v2"), and the frozen features of our tiny model carry little sentiment to begin with (exercise 1 measures
+# how little). On big models the same recipe matches fine-tuning. Where prefixes shine here is part 3.
+
+# %% [markdown]
+# ## 2. Steering: a positive-review and a negative-review prefix
+#
+# Now a prefix that changes *what the model writes*. The training text is the first 100 tokens of IMDB
+# reviews of one label, each read after <|endoftext|> (how a review starts in pretraining), with the plain
+# language-model loss. Both prefixes start from the same neutral words, so whatever separates them was
+# learned from the reviews.
+#
+# Then we sample from the same neutral openings with three conditions: positive prefix, negative prefix and
+# the bare base model. The three share the generator seed, so they draw the same random numbers: the
+# differences come from the prefix. The sentiment prefix of part 1 judges every sample. It was trained on
+# short lowercased snippets, so it is an imperfect judge: we first measure it on real IMDB openings.
+
+# %%
+imdb = {"train": imdb_reviews("train"), "val": imdb_reviews("val")}
+review_prefixes, review_histories = {}, {}
+for name, label in (("positive-review", 1), ("negative-review", 0)):
+    print(f"\n=== {name} prefix ({review_steps} steps on IMDB review openings of label {label}) ===")
+    batches = review_batches(enc, imdb, label, args.batch_size, n_tokens=100, seed=args.seed, device=device)
+    model, review_histories[name] = tune("prefix", batches, review_steps, args.lr_prefix,
+                                         init_text=" Here is what I thought of the movie I watched")
+    review_prefixes[name] = model.prefix
+    del model
+
+judge = PrefixedGPT(base, sentiment_prefix).eval()
+
+
+def judge_texts(texts):
+    return [rt_style(t) for t in texts]  # the judge read lowercased snippets with spaced punctuation: write alike
+
+
+# Real IMDB openings (never trained on) of about the samples' length: they calibrate and measure the judge.
+n_real = 10 if args.quick else 100
+real = {label: [enc.decode(enc.encode_ordinary(t)[:args.new_tokens + 3]) for t, y in imdb["val"] if y == label][:n_real]
+        for label in (0, 1)}
+real_gaps = label_gaps(logits_fn(judge), enc, judge_texts(real[0] + real[1]), max_len=block_size, device=device)
+threshold = real_gaps.median().item()  # calibrated: half of the real openings are called positive
+print(f"\njudge as trained (threshold 0) calls {(real_gaps > 0).float().mean().item():.0%} of {len(real_gaps)} real "
+      f"openings positive; calibrated threshold: {threshold:+.3f} nats")
+
+openings = ["This movie", "The film", "I watched this", "The story"]
+conditions = {"no prefix (base)": None, "positive prefix": review_prefixes["positive-review"],
+              "negative prefix": review_prefixes["negative-review"]}
+samples = {c: [] for c in conditions}
+for k, opening in enumerate(tqdm(openings, desc="sampling", unit="opening")):
+    prompt = torch.tensor([[enc.eot_token] + enc.encode_ordinary(opening)] * n_samples, device=device)
+    for cond, prefix in conditions.items():
+        gen = torch.Generator(device=device).manual_seed(args.seed + k)  # the same random numbers for every condition
+        with torch.no_grad():
+            slots = None if prefix is None else prefix.slots(base, n_samples)
+        out = generate(base, prompt, args.new_tokens, temperature=0.9, top_k=50, generator=gen, slots=slots)
+        for row in out[:, 1:].tolist():  # [1:]: drop the <|endoftext|> in front
+            if enc.eot_token in row:  # the review ended; what follows would be another document
+                row = row[:row.index(enc.eot_token)]
+            samples[cond].append(enc.decode(row))
+
+texts = {"real negative openings": real[0], "real positive openings": real[1], **samples}
+steering = {}
+for name, group in texts.items():
+    preds = classify(logits_fn(judge), enc, judge_texts(group), max_len=block_size, device=device, threshold=threshold)
+    pos_words, neg_words = sentiment_words(group)
+    steering[name] = {"judged_positive": sum(preds) / len(preds), "positive_words": pos_words,
+                      "negative_words": neg_words}
+print(f"\n{n_samples * len(openings)} samples per condition, {n_real} real openings per label:")
+print("| texts | judged positive (calibrated) | positive words / text | negative words / text |\n|---|---|---|---|")
+for name, r in steering.items():
+    print(f"| {name} | {r['judged_positive']:.2f} | {r['positive_words']:.2f} | {r['negative_words']:.2f} |")
+skill = steering["real positive openings"]["judged_positive"] - steering["real negative openings"]["judged_positive"]
+print(f"judge skill: it calls {100 * skill:+.0f} points more of the real positive openings positive than of the "
+      f"negative ones (0 = no skill, 100 = perfect)")
+for cond, group in samples.items():
+    print(f"\n--- {cond} ---")
+    for text in group[::len(group) // 3][:3]:  # three samples, from different openings
+        print("  " + " ".join(text.split()))
+
+# %% [markdown]
+# How to read it. A judge that favours one word everywhere calls everything positive (or negative), so we
+# calibrate it first (as in Zhao et al. 2021, "Calibrate Before Use"): the threshold on the gap is set so
+# that it calls half of the real openings positive. That fixes its base rate, not its skill: the two "real"
+# rows show how well it separates real positive from real negative reviews, i.e. the most any steering can
+# show through it. The word counts are a cruder but transparent second judge, with their own "real" rows
+# as the scale: steering works when the positive prefix writes more positive words than the base, and the
+# negative prefix more negative ones.
+#
+# Now the honest part. With the lesson 4 model, the sentiment prefix of part 1 has almost no skill (its two
+# "real" rows come out nearly equal), so its column is noise here: it shows how you would evaluate with a
+# judge that works, nothing more. The word counts separate real reviews clearly, and on the samples they
+# show at most a small shift: when we ran it, the negative prefix wrote about twice as many negative words
+# as the base, the positive prefix no more positive ones. Why so little? A review's sentiment is worth only
+# a small part of its language-model loss, so a hundred steps teach both prefixes mostly "write an IMDB
+# opening" (watch both losses fall together) and only a little "of this kind"; and a tiny model's text is
+# often too garbled to carry an opinion. The conditions share their random numbers, so compare samples from
+# the same opening: where the prefix changed nothing, the text is word for word the base's.
+
+# %% [markdown]
+# ## 3. Serving: four prefixes, one frozen model, one batch
+#
+# Every prefix is saved as its folded table (the MLP is thrown away) plus the base's fingerprint. Then we
+# load all four back onto one freshly loaded base: the files are all a server needs.
+#
+# Lesson 7's table-to-text prefix joins them; if it is missing (or was made for another base or another P),
+# we train a small one now, as lesson 7 does.
+
+# %%
+e2e_path = Path(args.e2e_prefix)
+e2e_prefix, why = None, f"{e2e_path} not found (make it with `python -m lessons.07_prefix_tune`)"
+if e2e_path.is_file():
+    try:
+        e2e_prefix = load_prefix(e2e_path, base)
+        if e2e_prefix.prefix_len != P:
+            e2e_prefix, why = None, f"{e2e_path} has P={e2e_prefix.prefix_len}, this lesson uses P={P}"
+    except ValueError as e:  # another base model: a prefix only works on the weights it was trained with
+        why = str(e)
+
+def fits(row):  # some E2E examples are longer than block_size=128 tokens of our tokenizer: leave those out
+    target = row.get("target") or row["references"][0]
+    return len(enc.encode_ordinary(row["source"])) + len(enc.encode_ordinary(" " + target)) <= block_size  # as encode_pair
+
+
+e2e = {split: [r for r in load_e2e(split) if fits(r)] for split in ("train", "val", "test")}
+if e2e_prefix is None:
+    e2e_steps = 4 if args.quick else 60
+    n_score = 2 if args.quick else 20
+    print(f"\n{why.rstrip('.')}.\nTraining a small table-to-text prefix here instead ({e2e_steps} steps):")
+    e2e_batches = PairBatches(enc, {s: [(r["source"], r["target"]) for r in e2e[s]] for s in ("train", "val")},
+                              args.batch_size, block_size, seed=args.seed, device=device)
+    model, result, _ = run_method(
+        base, enc, "prefix", e2e_batches, e2e["test"][:n_score], e2e_steps, lr=3e-3, batch_size=args.batch_size,
+        prefix_len=P, seed=args.seed, eval_batches=eval_batches, device=device,
+        init_ids=enc.encode_ordinary(" Describe the restaurant: name, food, price, rating, area and what is near."))
+    print(f"table-to-text prefix: BLEU {result['bleu']:.1f} on {n_score} test inputs")
+    e2e_prefix = model.prefix
+else:
+    print(f"\nusing lesson 7's table-to-text prefix {e2e_path}")
+
+prefix_dir = out_dir / "prefixes"
+trained = {"e2e": e2e_prefix, "sentiment": sentiment_prefix, **review_prefixes}
+base_bytes = Path(args.ckpt).stat().st_size
+print(f"\nsaving every prefix (the base checkpoint {args.ckpt} is {base_bytes / 2**20:.1f} MiB):")
+for name, prefix in trained.items():
+    size = save_prefix(prefix, base, prefix_dir / f"{name}.prefix.pt", meta={"task": name, "lesson": "09_serve_many"})
+    print(f"  {prefix_dir / f'{name}.prefix.pt'}: {size / 1024:.1f} kB ({100 * size / base_bytes:.2f}% of the base)")
+
+server_base = load_model(args.ckpt, device)  # a fresh copy: the server has only the checkpoint and the files
+server = MultiPrefixGPT(server_base, {name: load_prefix(prefix_dir / f"{name}.prefix.pt", server_base)
+                                      for name in trained})
+print(f"server: one frozen base + prefixes {list(server.prefixes)}")
+
+# %% [markdown]
+# ### One mixed batch
+#
+# Real inputs of each task, one per row, right-padded, with an attention mask:
+# * **e2e**: a test meaning representation followed by a reference sentence (teacher forcing);
+# * **sentiment**: a test sentence + cue + each label word (two rows per sentence, as `classify` builds them);
+# * **positive-review / negative-review**: the same two short reviews under each prefix.
+#
+# A batch is padded to its longest row, so (like a real server, which groups requests by length) we pick
+# inputs of 40 to 64 tokens. Each row's task picks the keys/values in front of it (`MultiPrefixGPT.slots`
+# stacks one prefix per row). Right padding never reaches a real position (attention only looks back), so
+# every real position should get exactly the logits it gets when its task runs alone.
+
+# %%
+lengths = range(40, 65)
+rows, tasks, info = [], [], []  # row i: token ids, the task (= prefix) it uses, what to read off it
+
+
+def add_row(ids, task, **what):
+    rows.append(ids)
+    tasks.append(task)
+    info.append(what)
+
+
+e2e_pairs = [encode_pair(enc, r["source"], r["references"][0], block_size) for r in e2e["test"]]
+for x, y in [(x, y) for x, y in e2e_pairs if len(x) in lengths][:4]:
+    add_row(x, "e2e", target=y)
+picked = [(s, y) for s, y in test if len(enc.encode_ordinary(sentiment_source(s))) + 3 in lengths][:4]
+cand, spans = candidate_rows(enc, [s for s, _ in picked])
+for k, (ids, span) in enumerate(zip(cand, spans)):
+    add_row(ids, "sentiment", span=span, sentence=picked[k // 2][0], label=picked[k // 2][1])
+probe = {"positive": "A wonderful film. The acting is superb, the story is moving and the music is beautiful. I loved "
+                     "every minute of it, and I will watch it again with my family. One of the best films of the year.",
+         "negative": "An awful film. The acting is wooden, the story is boring and the music is annoying. I hated every "
+                     "minute of it, and I want my two hours back. One of the worst films of the year."}
+for task in ("positive-review", "negative-review"):
+    for kind, text in probe.items():
+        add_row([enc.eot_token] + enc.encode_ordinary(text), task, probe=kind)
+
+
+def batch(idxs):
+    x, _, mask = pad_rows([(rows[i], rows[i]) for i in idxs], enc.eot_token)  # pad_rows takes (x, y) pairs
+    return x.to(device), mask.to(device)
+
+
+x_all, mask_all = batch(range(len(rows)))
+by_task = {t: [i for i, task in enumerate(tasks) if task == t] for t in dict.fromkeys(tasks)}
+task_batches = {t: batch(idxs) for t, idxs in by_task.items()}
+row_batches = [batch([i]) for i in range(len(rows))]
+
+
+def run_mixed():  # one forward pass, every row with its own prefix
+    return server(x_all, tasks, attention_mask=mask_all).logits
+
+
+def run_task_by_task():  # one forward pass per task: what serving with one model per task would do
+    return {t: server(x, [t] * len(x), attention_mask=m).logits for t, (x, m) in task_batches.items()}
+
+
+def run_row_by_row():  # no batching at all
+    return [server(x, [tasks[i]], attention_mask=m).logits for i, (x, m) in enumerate(row_batches)]
+
+
+mixed, alone = run_mixed(), run_task_by_task()
+max_diff = 0.0
+for t, idxs in by_task.items():
+    for j, i in enumerate(idxs):
+        n = len(rows[i])
+        max_diff = max(max_diff, (mixed[i, :n] - alone[t][j, :n]).abs().max().item())
+print(f"\nmixed batch: {len(rows)} rows of {len(by_task)} tasks {dict((t, len(i)) for t, i in by_task.items())}")
+print(f"max |logits(mixed batch) - logits(each task alone)| on real positions = {max_diff:.2e}")
+assert max_diff < 1e-4, "a mixed batch must give every row the logits of its own task alone"
+
+# %% [markdown]
+# Same numbers: mixing changes nothing a row computes. Is it faster? One forward pass for everything, against
+# one pass per task, and against one pass per row (the same rows each time). Medians of repeated runs.
+
+# %%
+def median_seconds(fn, repeats):
+    fn()  # warm-up: the first call pays for allocations
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+repeats = 3 if args.quick else 20
+timing = {"one mixed batch": median_seconds(run_mixed, repeats),
+          "task after task": median_seconds(run_task_by_task, repeats),
+          "row after row": median_seconds(run_row_by_row, repeats)}
+positions = {"one mixed batch": x_all.numel(), "task after task": sum(x.numel() for x, _ in task_batches.values()),
+             "row after row": int(mask_all.sum())}
+print(f"forward time, median of {repeats} ({int(mask_all.sum())} real positions):")
+for name, seconds in timing.items():
+    print(f"  {name:<16} {1000 * seconds:7.1f} ms  ({positions[name]} positions computed, with padding)")
+t_mixed, t_seq = timing["one mixed batch"], timing["task after task"]
+print(f"task after task / mixed = {t_seq / t_mixed:.2f}x; row after row / mixed = "
+      f"{timing['row after row'] / t_mixed:.2f}x")
+
+# %% [markdown]
+# On a CPU the gain over task-after-task is small or none: the work grows with the number of positions, a
+# single thread is busy either way, and the mixed batch pays for a little more padding while saving only
+# the overhead of a few calls. Row after row is the clear loser. On a GPU, where small batches leave most of the
+# hardware idle, one full batch instead of many small ones matters far more. But the main win is not the
+# milliseconds: the four tasks share ONE model in memory, and a new task is a 60 kB file, not a new network.
+#
+# The same forward pass answers every task:
+
+# %%
+logp = torch.log_softmax(mixed.float(), dim=-1)
+print("\nread off the one mixed forward pass:")
+for i in by_task["e2e"]:
+    y = torch.tensor(info[i]["target"], device=device)
+    real = y != -100
+    hits = (mixed[i, :len(rows[i])].argmax(-1)[real] == y[real]).float().mean().item()
+    src = rows[i][:len(rows[i]) - int(real.sum()) + 1]
+    print(f"  e2e             | {enc.decode(src)[:60]:<60} -> top guess = the reference's next token "
+          f"{100 * hits:.0f}% of the time")
+idxs = by_task["sentiment"]
+pair_scores = span_logprobs(mixed[idxs], x_all[idxs], [info[i]["span"] for i in idxs]).view(-1, 2)
+for k, i in enumerate(idxs[::2]):
+    pred = int(pair_scores[k].argmax())
+    print(f"  sentiment       | {info[i]['sentence'][:60]:<60} -> {LABEL_WORDS[pred]} "
+          f"(true: {LABEL_WORDS[info[i]['label']]})")
+for i in by_task["positive-review"] + by_task["negative-review"]:
+    n = len(rows[i])
+    mean_logp = logp[i, torch.arange(n - 1), x_all[i, 1:n]].mean().item()
+    print(f"  {tasks[i]:<15} | log p per token of the {info[i]['probe']} review: {mean_logp:.3f}")
+
+# %% [markdown]
+# The last four lines are a small check of part 2: each review prefix should find its own kind of review
+# more likely (a higher log p per token) than the other prefix does.
+
+# %% [markdown]
+# ## Plots
+
+# %%
+fig, ax = plt.subplots(figsize=(8, 4.5))
+metrics = ("accuracy", "f1", "macro_f1")
+width = 0.8 / len(metrics)
+for k, metric in enumerate(metrics):
+    ax.bar([i + k * width for i in range(len(sentiment))], [r[metric] for r in sentiment.values()], width,
+           label={"f1": "F1 (positive)", "macro_f1": "macro-F1"}.get(metric, metric))
+ax.set_xticks([i + width for i in range(len(sentiment))], list(sentiment))
+ax.axhline(0.5, color="gray", linestyle=":", linewidth=1)
+ax.set_ylim(0, 1)
+ax.set_xlabel("classifier")
+ax.set_ylabel("score on the test sentences")
+ax.set_title(f"Rotten Tomatoes sentiment ({len(test)} test sentences, {steps} training steps)")
+ax.legend()
+fig.tight_layout()
+fig.savefig(out_dir / "sentiment.png", dpi=120)
+
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+names = list(steering)
+colors = ["lightgray", "darkgray", "tab:blue", "tab:green", "tab:red"]
+labels = [n.replace(" ", "\n", 1) for n in names]
+ax1.bar(range(len(names)), [steering[n]["judged_positive"] for n in names], color=colors)
+ax1.set_xticks(range(len(names)), labels, fontsize=8)
+ax1.set_ylim(0, 1)
+ax1.set_xlabel("texts (gray: real IMDB openings, the judge's range)")
+ax1.set_ylabel("fraction judged positive (calibrated judge)")
+ax1.set_title("The sentiment prefix as judge")
+width = 0.4
+ax2.bar([i - width / 2 for i in range(len(names))], [steering[n]["positive_words"] for n in names], width,
+        color="tab:green", label="positive words")
+ax2.bar([i + width / 2 for i in range(len(names))], [steering[n]["negative_words"] for n in names], width,
+        color="tab:red", label="negative words")
+ax2.set_xticks(range(len(names)), labels, fontsize=8)
+ax2.set_xlabel("texts")
+ax2.set_ylabel("sentiment words per text")
+ax2.set_title("Counting sentiment words")
+ax2.legend()
+fig.suptitle(f"Steering the frozen model with two prefixes ({n_samples * len(openings)} samples per condition)")
+fig.tight_layout()
+fig.savefig(out_dir / "steering.png", dpi=120)
+
+fig, ax = plt.subplots(figsize=(7, 4))
+ax.bar(list(timing), [1000 * t for t in timing.values()], color=["tab:blue", "tab:orange", "tab:gray"])
+ax.set_xlabel(f"the same {len(rows)} rows of {len(by_task)} tasks, served three ways")
+ax.set_ylabel(f"forward time (ms, median of {repeats})")
+ax.set_title(f"One frozen model, four prefixes: task after task takes {t_seq / t_mixed:.2f}x the mixed batch")
+fig.tight_layout()
+fig.savefig(out_dir / "serving.png", dpi=120)
+print(f"\nwrote {out_dir / 'sentiment.png'}, {out_dir / 'steering.png'}, {out_dir / 'serving.png'}")
+
+(out_dir / "results.json").write_text(json.dumps({
+    "steps": steps, "review_steps": review_steps, "sentiment": sentiment, "judge_threshold": threshold,
+    "steering": steering, "samples": samples, "serving": {"max_abs_diff": max_diff, "seconds": timing, "positions": positions},
+    "histories": {"sentiment": sentiment_histories, "reviews": review_histories}}, indent=1))
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. How much sentiment do the frozen features hold? Run the base over the training sentences, average the
+#    final hidden states of each sentence (`base.run_blocks(base.embed(x), None, mask.bool())`), fit a
+#    logistic regression on them (a few hundred Adam steps) and score it on the test sentences. For the
+#    lesson 4 model this linear probe reaches only about 60%: roughly the ceiling for a method that keeps
+#    the base frozen. Compare it with the table of part 1.
+# 2. Make `classify` pad on the LEFT (padding first, the attention mask still hiding it). Do batched
+#    predictions still equal one-by-one ones? What changed for the real tokens? (Hint: positions count from
+#    the first token of the row, padding included.)
+# 3. Serve a fifth task: train a prefix with a different P (say 5) and add it to `server`. What breaks, and
+#    how could a server mix prefixes of different lengths? (Hint: the attention mask can hide slots too.)
