@@ -242,9 +242,12 @@ for label, enc in tokenizers.items():
 # %% [markdown]
 # ## Exercises
 #
-# 1. Write `merge_pair(ids, pair, new_id)` yourself (replace every occurrence of `pair`, left to right,
-#    without overlaps: [5, 5, 5] with (5, 5) -> [new, 5]) and check it against minigpt.tokenizer's with
-#    `python -m pytest tests/test_tokenizer.py -k merge_pair`.
+# Code: fill in `lessons/exercises/bpe_merge.py` (the stub says what and where to look), then grade it:
+# `python -m pytest tests/exercises --exercises lessons/exercises` (solutions: `lessons/solutions/`).
+#
+# 1. Write `merge_pair(ids, pair, new_id)` yourself in `lessons/exercises/bpe_merge.py` (replace every
+#    occurrence of `pair`, left to right, without overlaps: [5, 5, 5] with (5, 5) -> [new, 5]); the grader
+#    above checks it against minigpt.tokenizer's.
 # 2. Train a 4096-token tokenizer: `python -m data.train_tokenizer --vocab-size 4096`. How many
 #    characters per token does it reach on the validation reviews, and what does the extra compression
 #    cost in embedding parameters for the `tiny` model?

@@ -266,6 +266,9 @@ print(f"wrote {out_dir / 'slot_effects.png'}")
 # %% [markdown]
 # ## Exercises
 #
+# Code: fill in `lessons/exercises/attention.py` and `lessons/exercises/causal_mask.py` (the stub says what and where to look), then grade it:
+# `python -m pytest tests/exercises --exercises lessons/exercises` (solutions: `lessons/solutions/`).
+#
 # 1. Remove the `/ √D` (pass q * math.sqrt(D) to `scaled_dot_product_attention`) with D = 256 random
 #    vectors. Print the largest weight in each row. What happens to the softmax, and what would that do
 #    to the gradients of the keys that get ~0 weight?

@@ -1,8 +1,8 @@
-"""Lesson 4: pretraining. Teach the `tiny` GPT to predict the next token of 24,000 IMDB movie reviews.
+"""Lesson 4: pretraining. Teach the `tiny` GPT to predict the next token of 24,000 IMDB reviews (and of records).
 
 Run it from the repo root:
 
-    python -m lessons.04_pretrain            # ~7 minutes on an idle 2-core CPU (1.4M tokens), ~12 if it is busy
+    python -m lessons.04_pretrain            # ~6 minutes on an idle 2-core CPU (1.4M tokens), ~12 if it is busy
     python -m lessons.04_pretrain --quick    # under a minute: 40 steps on 500 reviews (a weak model)
     python -m lessons.04_pretrain --resume   # continue a run you stopped with Ctrl-C
 
@@ -11,7 +11,8 @@ Run it from the repo root:
 It writes runs/04_pretrain/model.pt, the pretrained model the later lessons load, and loss.png
 (or both into --out DIR). Every setting is a flag: the model's (--preset, --n-layer, --n-embd, --dropout, ...)
 and the training's (--tokens or --steps, --lr, --batch-size, --warmup-steps, --dtype, ...); see --help.
-On a machine busy with other work it uses only the idle cores (far faster there); --threads N to choose.
+--records 0 trains on the reviews alone (the default mixes in 25% generated records, see below).
+--threads N sets torch's CPU threads (default one per core); a seed gives the same numbers for the same threads.
 The `# %%` cells also run one by one in VS Code/Jupyter. The loop itself is minigpt/train.py.
 """
 # %% [markdown]
@@ -30,7 +31,6 @@ The `# %%` cells also run one by one in VS Code/Jupyter. The loop itself is mini
 
 # %%
 import math
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -42,27 +42,30 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from data.records import record_texts, record_tokens
 from data.reviews import prepare_token_memmaps
 from minigpt import GPT, generate
 from minigpt.checkpoint import CheckpointError, load_model
 from minigpt.config import add_config_args, config_from_args
 from minigpt.tokenizer import encoding_fingerprint, load_tokenizer
 from minigpt.train import (add_train_args, dist_env, distributed_device, is_main_process, make_batch_fn, pick_dtype,
-                           pick_threads, train, train_config_from_args)
+                           train, train_config_from_args)
 from minigpt.utils import lesson_parser, parse_lesson_args, pick_device, run_dir, set_seed
 
 parser = lesson_parser(__doc__)
 parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
 parser.add_argument("--tokens", type=float, default=None,
                     help="training length in tokens (default 1.4e6; --quick 8e4); sets --steps from the batch size")
-parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: the cores other work leaves idle)")
+parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: one per core)")
+parser.add_argument("--records", type=float, default=0.25,
+                    help="share of the training text that is records with descriptions (data/records.py); 0: reviews only")
 add_config_args(parser, default_preset="tiny")
-# The length of the run is a token budget, whatever the batch and block size: 1.4M tokens is ~7 minutes at
-# ~3,500 tokens/s (`tiny`, fp32, 2 idle CPU cores), ~12 minutes at ~2,000 tokens/s on one core of a busy machine.
+# The length of the run is a token budget, whatever the batch and block size: 1.4M tokens is ~6 minutes at
+# ~4,000 tokens/s (`tiny`, fp32, 2 idle CPU cores), ~12 minutes at ~2,000 tokens/s on a machine busy with other jobs.
 # Steps, warmup and the loss-estimate interval follow from it unless given.
 DEFAULT_TOKENS, QUICK_TOKENS = 1.4e6, 8e4
 DEFAULTS = dict(batch_size=8, lr=3e-3, eval_batches=10, dtype="auto")
-QUICK = dict(batch_size=8, lr=3e-3, eval_batches=3, dtype="auto")
+QUICK = dict(batch_size=8, lr=1.5e-3, eval_batches=3, dtype="auto")
 add_train_args(parser, **DEFAULTS, steps="--tokens / tokens per step", warmup_steps="steps/15",
                eval_every="steps/8", ckpt_every="steps/4")
 args = parse_lesson_args(parser)
@@ -74,13 +77,9 @@ out_dir.mkdir(parents=True, exist_ok=True)
 ckpt_path = out_dir / "model.pt"
 device = distributed_device(pick_device(args.device, verbose=False))
 
-log(f"device: {device}")
-# CPU threads: torch uses one per core, but on a machine busy with other work, threads that wait for each other
-# are much slower than fewer threads. pick_threads keeps to the cores other programs leave idle.
-if args.threads:
+if args.threads:  # the same seed gives the same numbers only with the same number of threads
     torch.set_num_threads(args.threads)
-elif device.type == "cpu":
-    pick_threads(verbose=main)
+log(f"device: {device}" + (f", {torch.get_num_threads()} threads" if device.type == "cpu" else ""))
 set_seed(args.seed)
 
 # %% [markdown]
@@ -95,6 +94,30 @@ set_seed(args.seed)
 enc = load_tokenizer()
 limit = 500 if args.quick else None  # --quick: the first 500 reviews of each split
 streams = prepare_token_memmaps(enc, limit=limit, verbose=main)
+log(f"reviews: train stream {len(streams['train']):,} tokens, val stream {len(streams['val']):,} tokens")
+
+# %% [markdown]
+# ## Records: teaching the model to read a table
+#
+# Reviews never ask a model to *copy*: to read `director[Tovi Marsk]` and later write "directed by Tovi Marsk".
+# GPT-2 learned that from the tables and infoboxes on the web, and prefix-tuning (lesson 7) relies on it: a
+# prefix can steer a frozen model, not teach it a skill it lacks. So a quarter of our training text (`--records`)
+# is generated records with descriptions, about films, books, albums and people (`data/records.py`):
+#
+#     album[Burning Sparrows] | genre[punk] | year[2022] => Burning Sparrows came out in 2022 and is a punk album.
+#
+# Restaurants, the domain of lesson 7's task, are held out. The names are random syllables, so copying is the
+# only way to get them right. The validation loss below stays on reviews only.
+
+# %%
+if args.records:
+    if not 0 <= args.records < 1:
+        sys.exit(f"error: --records is a share of the training text, 0 <= share < 1; got {args.records}")
+    reviews_train = np.asarray(streams["train"])
+    records = record_tokens(enc, round(len(reviews_train) * args.records / (1 - args.records)), seed=0)
+    streams = {"train": np.concatenate([reviews_train, records]), "val": streams["val"]}
+    log(f"records: {len(records):,} tokens ({records.tolist().count(enc.eot_token):,} records); e.g.\n  "
+        f"{record_texts(1, seed=0)[0]}")
 log(f"train stream: {len(streams['train']):,} tokens, val stream: {len(streams['val']):,} tokens")
 
 # A baseline to beat: a model that ignores the context and always predicts how frequent each token is.
@@ -127,8 +150,9 @@ log(f"model: {config.n_layer} layers, {config.n_head} heads, {config.n_embd} dim
 # - **Gradient clipping** to norm 1: one unlucky batch cannot produce a huge update.
 # - **Validation loss**, every eval_every steps on reviews the model never trains on. The training loss
 #   can fall simply because the model memorizes its training text; the validation loss only falls if what
-#   it learns carries over to new text. Here we see only ~1/7 of the training stream once, so the two stay
-#   close; a growing gap would be overfitting.
+#   it learns carries over to new text. Here we see only ~1/9 of the training stream once, so nothing is
+#   memorized; the train estimate is lower mostly because it includes the records, which are easier to predict
+#   than reviews (val is reviews only). A gap that keeps growing would be overfitting.
 # - **bf16** (`--dtype bf16`) runs the matmuls in 16-bit under autocast, weights stay fp32. It pays off on
 #   GPUs and on CPUs with bf16 instructions (AVX512-BF16, AMX); many CPUs only emulate it and are several
 #   times *slower*. The default `auto` times one matmul each way and keeps the faster.
@@ -138,8 +162,9 @@ batch_size = args.train_batch_size or (QUICK if args.quick else DEFAULTS)["batch
 tokens_per_step = batch_size * config.block_size
 budget = args.tokens or (QUICK_TOKENS if args.quick else DEFAULT_TOKENS)
 steps = args.train_steps or max(2, round(budget / tokens_per_step))
-# Warmup ~7% of the steps (1/8 in the short --quick run), 8 loss estimates (2 in --quick), 4 checkpoints on the way.
-schedule = dict(steps=steps, warmup_steps=max(1, steps // (8 if args.quick else 15)),
+# Warmup ~7% of the steps, 8 loss estimates, 4 checkpoints on the way. The --quick run reaches its peak lr within
+# a few steps, where lr >= 2e-3 made the loss jump to ~10 (see exercise 1): a lower lr and 1/4 of the steps of warmup.
+schedule = dict(steps=steps, warmup_steps=max(1, steps // (4 if args.quick else 15)),
                 eval_every=math.ceil(steps / (2 if args.quick else 8)), ckpt_every=steps // 4)
 cfg = train_config_from_args(args, **(QUICK if args.quick else DEFAULTS), **schedule)  # flags given win
 if cfg.dtype == "auto":
@@ -152,7 +177,7 @@ log(f"training: {cfg.steps} steps x {cfg.batch_size} windows x {config.block_siz
     f"{world_size} process(es), dtype {cfg.dtype}")
 
 meta = {"lesson": "04_pretrain", "tokenizer": enc.name, "tokenizer_fingerprint": encoding_fingerprint(enc),
-        "data": "imdb reviews", "data_limit": limit}
+        "data": "imdb reviews" + (f" + {args.records:.0%} records" if args.records else ""), "data_limit": limit}
 try:  # prints tokens/s at the end; Ctrl-C: finishes the step, saves, and says how to resume
     history = train(model, get_batch, cfg, ckpt_path=ckpt_path, resume=args.resume, meta=meta)
 except KeyboardInterrupt:
@@ -176,13 +201,13 @@ if main:
     ax.plot(tokens, losses, color="tab:blue", alpha=0.25, lw=0.8, label="train loss (each step)")
     ax.plot(tokens[window - 1:], smooth, color="tab:blue", lw=1.5, label=f"train loss (mean of {window} steps)")
     eval_tokens = np.array(history["eval_tokens"]) / 1e6
-    ax.plot(eval_tokens, history["eval_train_loss"], "o-", color="navy", ms=4, label="train loss estimate")
-    ax.plot(eval_tokens, history["eval_val_loss"], "o-", color="tab:orange", ms=4, label="val loss estimate")
+    ax.plot(eval_tokens, history["eval_train_loss"], "o-", color="navy", ms=4, label="train loss estimate (reviews + records)" if args.records else "train loss estimate")
+    ax.plot(eval_tokens, history["eval_val_loss"], "o-", color="tab:orange", ms=4, label="val loss estimate (reviews)")
     ax.axhline(unigram_entropy, color="grey", ls="--", lw=1, label=f"unigram entropy {unigram_entropy:.2f}")
     ax.set_xlabel("tokens seen (millions)")
     ax.set_ylabel("cross-entropy (nats per token)")
     ax.set_title(f"Pretraining {args.preset}{' (--quick)' if args.quick else ''}: {model.num_params() / 1e6:.1f}M "
-                 f"parameters on IMDB reviews")
+                 f"parameters on IMDB reviews" + (" + records" if args.records else ""))
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()

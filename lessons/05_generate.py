@@ -231,6 +231,9 @@ print(f"wrote {out_dir / 'kv_cache_timing.png'}")
 # %% [markdown]
 # ## Exercises
 #
+# Code: fill in `lessons/exercises/top_k.py` and `lessons/exercises/kv_cache.py` (the stub says what and where to look), then grade it:
+# `python -m pytest tests/exercises --exercises lessons/exercises` (solutions: `lessons/solutions/`).
+#
 # 1. Generate 300 tokens with and without the cache and time both. Why does the speed-up shrink after
 #    block_size tokens? (Read the top of minigpt/generate.py: what would relative positions change?)
 # 2. Sample 20 continuations of "This movie was" at temperature 0.5, 1.0 and 1.5 (different seeds) and

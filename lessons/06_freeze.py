@@ -137,6 +137,9 @@ print(f"wrote {out_dir / 'parameters.png'}")
 # %% [markdown]
 # ## Exercises
 #
+# Code: fill in `lessons/exercises/prefix_forward.py` (the stub says what and where to look), then grade it:
+# `python -m pytest tests/exercises --exercises lessons/exercises` (solutions: `lessons/solutions/`).
+#
 # 1. Remove `freeze(base)` from `PrefixedGPT.__init__` (prefix/tuned.py) and run this lesson: which claim fails
 #    first, and what would the trained "prefix" file then silently depend on?
 # 2. Put the base in training mode with dropout > 0 (`base.config.dropout` and `base.train()`) and train the

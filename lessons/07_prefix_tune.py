@@ -2,7 +2,7 @@
 
 Run it from the repo root:
 
-    python -m lessons.07_prefix_tune           # 27 minutes measured on a busy 2-core machine (less when idle)
+    python -m lessons.07_prefix_tune           # ~9 minutes on an idle 2-core CPU
     python -m lessons.07_prefix_tune --quick   # under a minute (a few steps: the numbers mean little)
 
 Needs the pretrained model of lesson 4 (`python -m lessons.04_pretrain`; `--ckpt PATH` picks another file).
@@ -16,7 +16,8 @@ that lesson 9 serves.
 #
 #     name[The Eagle] | eatType[pub] | food[French] | area[riverside] =>  The Eagle is a French pub by the river.
 #
-# Our model has only read movie reviews. Three ways to teach it the task, trained by the same loop
+# Our model has read movie reviews and records about films, books, albums and people (lesson 4), but never
+# anything about a restaurant. Three ways to teach it the task, trained by the same loop
 # (`minigpt.train`) on the same batches for the same number of steps:
 #
 # | method | what trains | what you keep per task |
@@ -43,7 +44,7 @@ from minigpt.checkpoint import PRETRAINED_PATH, load_model, save_checkpoint
 from minigpt.tokenizer import load_tokenizer
 from minigpt.utils import lesson_parser, parse_lesson_args, pick_device, run_dir, set_seed
 from prefix import save_prefix
-from prefix.experiment import run_method
+from prefix.experiment import run_method, step_times_side_by_side
 from prefix.tasks import PairBatches
 
 parser = lesson_parser(__doc__)
@@ -98,7 +99,7 @@ print(f"  as tokens: {x.shape[1]} positions in the padded batch; loss on {(y[0] 
 # %%
 init_ids = enc.encode_ordinary(" Describe the restaurant: name, food, price, rating, area and what is near.")
 lrs = {"prefix": args.lr_prefix, "prompt": args.lr_prompt, "finetune": args.lr_finetune}
-results, histories = {}, {}
+results, histories, models = {}, {}, {}
 for method in args.methods:
     print(f"\n=== {method} ===")
     model, result, histories[method] = run_method(
@@ -115,7 +116,23 @@ for method in args.methods:
     result["outputs"] = result["outputs"][:5]
     results[method] = result
     print(f"{method}: BLEU {result['bleu']:.1f}, ROUGE-L {result['rouge_l']:.1f}, slot error {result['slot_error']:.3f}")
-    del model
+    models[method] = model
+
+# %% [markdown]
+# ## Step time, side by side
+#
+# A step timed alone depends on what the machine did just before (a fresh process is slow at first, another
+# program may be busy). So the trained models take turns, one step each, on the same batch, and we keep the
+# median per method: whatever slows the machine slows every method alike, and the ratio is fair.
+# Prefix-tuning saves the weight gradients and their AdamW update, but still needs the whole forward pass and
+# the gradient through every layer (each layer has its prefix), so expect ~20-30% rather than ~60%.
+
+# %%
+step_times = step_times_side_by_side(models, batches("train", 0), rounds=4 if args.quick else 10)
+for method, seconds in step_times.items():
+    results[method]["step_s"] = seconds
+print("seconds per training step, side by side: " + ", ".join(f"{m} {1000 * s:.0f} ms" for m, s in step_times.items()))
+del models
 
 # %% [markdown]
 # ## The comparison
@@ -178,6 +195,9 @@ for i, row in enumerate(test_rows[:3]):
 
 # %% [markdown]
 # ## Exercises
+#
+# Code: fill in `lessons/exercises/loss_mask.py` (the stub says what and where to look), then grade it:
+# `python -m pytest tests/exercises --exercises lessons/exercises` (solutions: `lessons/solutions/`).
 #
 # 1. Train prefix-tuning with `--prefix-len 1` and `--prefix-len 50`. What happens to BLEU and to the slot
 #    error? (Lesson 8 does this as a sweep.)

@@ -2,7 +2,7 @@
 
 Run it from the repo root:
 
-    python -m lessons.09_serve_many           # about 8 minutes on a busy 2-core CPU
+    python -m lessons.09_serve_many           # about 6.5 minutes on an idle 2-core CPU
     python -m lessons.09_serve_many --quick   # about a minute (a few steps: the numbers mean little)
 
 Needs the pretrained model of lesson 4 (`python -m lessons.04_pretrain`; `--ckpt PATH` picks another file).
@@ -59,8 +59,8 @@ parser = lesson_parser(__doc__)
 parser.add_argument("--ckpt", default=str(PRETRAINED_PATH), help="the pretrained model (lesson 04)")
 parser.add_argument("--e2e-prefix", default=str(E2E_PREFIX), help="lesson 07's table-to-text prefix")
 parser.add_argument("--prefix-len", type=int, default=10, help="P for every prefix (a mixed batch needs one P)")
-parser.add_argument("--steps", type=int, default=None, help="sentiment training steps per method (default 200; --quick 6)")
-parser.add_argument("--review-steps", type=int, default=None, help="steps per review prefix (default 100; --quick 4)")
+parser.add_argument("--steps", type=int, default=None, help="sentiment training steps per method (default 400; --quick 6)")
+parser.add_argument("--review-steps", type=int, default=None, help="steps per review prefix (default 300; --quick 4)")
 parser.add_argument("--batch-size", type=int, default=16)
 parser.add_argument("--lr-prefix", type=float, default=1e-2)
 parser.add_argument("--lr-finetune", type=float, default=5e-4)
@@ -70,8 +70,8 @@ parser.add_argument("--new-tokens", type=int, default=50, help="tokens sampled a
 args = parse_lesson_args(parser)
 out_dir = Path(args.out) if args.out else run_dir("09_serve_many")
 out_dir.mkdir(parents=True, exist_ok=True)
-steps = args.steps or (6 if args.quick else 200)
-review_steps = args.review_steps or (4 if args.quick else 100)
+steps = args.steps or (6 if args.quick else 400)
+review_steps = args.review_steps or (4 if args.quick else 300)
 n_samples = args.samples or (2 if args.quick else 16)
 P = args.prefix_len
 eval_batches = 1 if args.quick else 5
@@ -115,8 +115,8 @@ def tune(method, batches, n_steps, lr, init_text=None):
 # above 0. Both words are 3 tokens of our tokenizer (" p" "os" "itive"); teacher forcing scores all of them
 # in one pass.
 #
-# The sentences are Rotten Tomatoes snippets, which pretraining never saw (lesson 4 read only IMDB). We
-# compare four classifiers on the same 853 test sentences:
+# The sentences are Rotten Tomatoes snippets, which pretraining never saw (lesson 4 read IMDB reviews and
+# records). We compare four classifiers on the same 853 test sentences:
 # * **majority**: always the most common training label (what "no skill" scores);
 # * **base, no tuning**: the frozen model with the cue alone, zero-shot;
 # * **prefix**: P=10 keys/values per layer, trained; the base stays frozen;
@@ -307,7 +307,7 @@ if e2e_prefix is None:
                               args.batch_size, block_size, seed=args.seed, device=device)
     model, result, _ = run_method(
         base, enc, "prefix", e2e_batches, e2e["test"][:n_score], e2e_steps, lr=3e-3, batch_size=args.batch_size,
-        prefix_len=P, seed=args.seed, eval_batches=eval_batches, device=device,
+        prefix_len=P, seed=args.seed, eval_batches=eval_batches, device=device, measure=False,
         init_ids=enc.encode_ordinary(" Describe the restaurant: name, food, price, rating, area and what is near."))
     print(f"table-to-text prefix: BLEU {result['bleu']:.1f} on {n_score} test inputs")
     e2e_prefix = model.prefix
@@ -487,7 +487,7 @@ fig.savefig(out_dir / "sentiment.png", dpi=120)
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
 names = list(steering)
 colors = ["lightgray", "darkgray", "tab:blue", "tab:green", "tab:red"]
-labels = [n.replace(" ", "\n", 1) for n in names]
+labels = [n.replace(" ", "\n") for n in names]
 ax1.bar(range(len(names)), [steering[n]["judged_positive"] for n in names], color=colors)
 ax1.set_xticks(range(len(names)), labels, fontsize=8)
 ax1.set_ylim(0, 1)
@@ -510,9 +510,10 @@ fig.savefig(out_dir / "steering.png", dpi=120)
 
 fig, ax = plt.subplots(figsize=(7, 4))
 ax.bar(list(timing), [1000 * t for t in timing.values()], color=["tab:blue", "tab:orange", "tab:gray"])
-ax.set_xlabel(f"the same {len(rows)} rows of {len(by_task)} tasks, served three ways")
+ax.set_xlabel(f"the same {len(rows)} rows of {len(by_task)} tasks, served three ways "
+              f"(task after task = {t_seq / t_mixed:.2f}x the mixed batch)")
 ax.set_ylabel(f"forward time (ms, median of {repeats})")
-ax.set_title(f"One frozen model, four prefixes: task after task takes {t_seq / t_mixed:.2f}x the mixed batch")
+ax.set_title("Four prefixes on one frozen model")
 fig.tight_layout()
 fig.savefig(out_dir / "serving.png", dpi=120)
 print(f"\nwrote {out_dir / 'sentiment.png'}, {out_dir / 'steering.png'}, {out_dir / 'serving.png'}")

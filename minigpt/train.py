@@ -212,39 +212,6 @@ def pick_dtype(device, verbose=True) -> str:
     return choice
 
 
-def busy_cores(seconds: float = 0.5) -> float:
-    """How many cores other programs keep busy right now: Linux /proc/stat over `seconds` (we sleep meanwhile),
-    elsewhere the 1-minute load average."""
-    def snapshot():
-        with open("/proc/stat") as f:
-            ticks = [int(v) for v in f.readline().split()[1:]]  # the "cpu" line: user nice system idle iowait ...
-        return sum(ticks), ticks[3] + ticks[4]
-
-    try:
-        total0, idle0 = snapshot()
-        time.sleep(seconds)
-        total1, idle1 = snapshot()
-        return (1.0 - (idle1 - idle0) / max(1, total1 - total0)) * (os.cpu_count() or 1)
-    except (OSError, IndexError, ValueError):
-        return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-
-
-def pick_threads(verbose=True) -> int:
-    """Set torch's CPU threads to the cores nobody else is using (at least 1), and return the number.
-
-    torch splits every matmul over its threads and they wait for each other at the end. When other programs
-    keep the cores busy, a thread that is not scheduled holds all the others up: on a busy 2-core machine,
-    2 threads ran 5-20x SLOWER than 1."""
-    cores, busy = torch.get_num_threads(), busy_cores()
-    idle = max(1, min(cores, round((os.cpu_count() or 1) - busy)))
-    if idle < cores:
-        torch.set_num_threads(idle)
-    if verbose:
-        print(f"threads: {idle}" + (f" (other programs keep {busy:.1f} of {os.cpu_count()} cores busy; "
-                                    f"--threads N to choose)" if idle < cores else ""))
-    return idle
-
-
 # ----------------------------------------------------------------------------------------------
 # Batches from a token stream
 

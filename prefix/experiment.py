@@ -41,6 +41,7 @@ def build_tuned(base, method, prefix_len=10, reparam="mlp", hidden=512, dropout=
         raise ValueError(f"unknown method {method!r}; choose one of {METHODS}.")
     prefix = prefix.to(device)
     if init_ids is not None:
+        init_ids = list(init_ids) * -(-prefix_len // len(init_ids))  # P longer than the text: repeat the text
         prefix.init_from_tokens(base, init_ids, steps=init_steps)
     return PrefixedGPT(base, prefix).train()
 
@@ -57,14 +58,29 @@ def stored_params(model):
     return sum(p.numel() for p in model.parameters())
 
 
+def _training_step(model, batch):
+    """-> step(): one forward, backward and AdamW step on `batch`, with lr 0 (does the work, changes nothing)."""
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.0)
+    device = batch[0].device
+
+    def step():
+        model(*batch).loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    return step
+
+
 def measure_step(model, batch, steps=5):
     """Seconds per training step (forward, backward, AdamW) and an estimate of the memory a step needs.
 
     Memory = weights + gradients + AdamW state (2 per trainable weight) + activations saved for backward,
     in bytes. The saved activations are counted exactly by a hook; on CUDA the allocator's peak is used instead.
+    To compare methods, prefer step_times_side_by_side: a time taken alone depends on what the machine did before.
     """
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=0.0)  # lr 0: measure the work without changing the model
     saved = 0
     weight_ptrs = {p.data_ptr() for p in model.parameters()}
 
@@ -80,16 +96,13 @@ def measure_step(model, batch, steps=5):
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         loss = model(*batch).loss
     loss.backward()
-    opt.step()
-    opt.zero_grad(set_to_none=True)
+    model.zero_grad(set_to_none=True)
+    step = _training_step(model, batch)
+    step()  # the first step allocates AdamW's state
     timings = []
     for _ in range(steps):
         t0 = time.perf_counter()
-        model(*batch).loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        step()
         timings.append(time.perf_counter() - t0)
     weights = sum(p.numel() * p.element_size() for p in {id(p): p for p in model.parameters()}.values())
     trainable = sum(p.numel() * p.element_size() for p in params)
@@ -97,6 +110,24 @@ def measure_step(model, batch, steps=5):
     if device.type == "cuda":
         memory = torch.cuda.max_memory_allocated(device)
     return sorted(timings)[len(timings) // 2], memory
+
+
+def step_times_side_by_side(models, batch, rounds=10):
+    """{name: median seconds per training step}, the models taking turns step by step on the same batch.
+
+    Taking turns means a busy moment of the machine, or the warm-up of a fresh process, hits every method alike,
+    so the ratios are fair even when the absolute times are noisy.
+    """
+    steps = {name: _training_step(model, batch) for name, model in models.items()}
+    for step in steps.values():
+        step()  # warm-up: allocations, AdamW state
+    timings = {name: [] for name in models}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            t0 = time.perf_counter()
+            step()
+            timings[name].append(time.perf_counter() - t0)
+    return {name: sorted(t)[len(t) // 2] for name, t in timings.items()}
 
 
 def evaluate_e2e(model, enc, rows, device="cpu", max_new_tokens=64, batch_size=64):
@@ -122,18 +153,18 @@ def param_summary(model, base):
 
 
 def run_method(base, enc, method, batches, test_rows, steps, lr, batch_size=16, prefix_len=10, reparam="mlp",
-               init_ids=None, seed=0, eval_every=None, eval_batches=10, device="cpu", progress=True):
+               init_ids=None, seed=0, eval_every=None, eval_batches=10, device="cpu", progress=True, measure=True):
     """Build, measure, train and score one method on table-to-text. Returns (model, result dict, history).
 
     Every method gets the same loop, batches and step budget; only the learning rate differs (sweep it).
     Weight decay only for fine-tuning: pulling a prefix toward zero is not a neutral prior (a zero prefix
-    still takes attention).
+    still takes attention). measure=False skips measure_step (step_s and memory_bytes are then None).
     """
     torch.manual_seed(seed)
     model = build_tuned(base, method, prefix_len=prefix_len, reparam=reparam,
                         init_ids=None if method == "finetune" else init_ids)
     params = param_summary(model, base)
-    step_s, memory = measure_step(model, batches("train", 0))
+    step_s, memory = measure_step(model, batches("train", 0)) if measure else (None, None)
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=max(1, steps // 20),
                       weight_decay=0.1 if method == "finetune" else 0.0, eval_every=eval_every or max(1, steps // 5),
                       eval_batches=eval_batches, seed=seed)

@@ -16,6 +16,15 @@ from .prefix_tuning import PrefixTuning
 from .prompt_tuning import PromptTuning
 
 FORMAT = "minigpt-prefix-v1"
+_KEYS = ("method", "prefix_len", "table", "base_config", "base_fingerprint", "meta")
+
+
+class PrefixFileError(ValueError):
+    """The file is not a usable prefix file: damaged, incomplete, or something else (e.g. a model checkpoint)."""
+
+
+class WrongBaseError(ValueError):
+    """A good prefix file, made for another base model: it cannot be used on this one."""
 
 
 def fingerprint(model) -> str:
@@ -44,19 +53,26 @@ def save_prefix(prefix, base, path, meta=None):
 
 
 def load_prefix(path, base):
-    """-> PrefixTuning (table) or PromptTuning, on the base's device, checked against the base."""
+    """-> PrefixTuning (table) or PromptTuning, on the base's device, checked against the base.
+
+    Raises FileNotFoundError (no file), PrefixFileError (damaged, or not a prefix file) or WrongBaseError (a
+    prefix for another base model); both errors are ValueErrors whose message says what to do.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no prefix file at {path}; train one first (python -m lessons.07_prefix_tune).")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated file, a pickle of something else, ...
-        raise ValueError(f"{path} could not be read as a prefix file ({type(e).__name__}); it may be corrupt — save it again.") from None
+        raise PrefixFileError(f"{path} could not be read as a prefix file ({type(e).__name__}); it may be corrupt — save it again.") from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a prefix file (expected format {FORMAT!r}); "
-                         f"model checkpoints load with minigpt.checkpoint.load_model instead.")
+        raise PrefixFileError(f"{path} is not a prefix file (expected format {FORMAT!r}); "
+                              f"model checkpoints load with minigpt.checkpoint.load_model instead.")
+    missing = [k for k in _KEYS if k not in blob]
+    if missing:
+        raise PrefixFileError(f"{path} is an incomplete prefix file (no {', '.join(missing)}); save it again.")
     if blob["base_config"] != base.config.to_dict() or blob["base_fingerprint"] != fingerprint(base):
-        raise ValueError(f"{path} was trained for another base model (fingerprint {blob['base_fingerprint']}, this base is "
+        raise WrongBaseError(f"{path} was trained for another base model (fingerprint {blob['base_fingerprint']}, this base is "
                          f"{fingerprint(base)}). A prefix only works on the exact weights it was trained with: load the "
                          f"base checkpoint it was made for, or train a new prefix on this one.")
     config = GPTConfig.from_dict(blob["base_config"])
@@ -67,6 +83,6 @@ def load_prefix(path, base):
         prefix = PromptTuning(config, blob["prefix_len"])
         prefix.embeddings.data.copy_(blob["table"])
     else:
-        raise ValueError(f"{path}: unknown method {blob['method']!r}.")
+        raise PrefixFileError(f"{path}: unknown method {blob['method']!r}; expected 'prefix' or 'prompt'.")
     prefix.meta = blob["meta"]
     return prefix.to(next(base.parameters()).device).eval()

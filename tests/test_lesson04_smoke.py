@@ -10,10 +10,12 @@ def test_lesson04_quick(pretrained_ckpt):
     stdout = (out / "stdout.txt").read_text()
     assert (out / "loss.png").stat().st_size > 10_000
     assert "unigram entropy" in stdout and "tokens/s" in stdout
+    assert "records:" in stdout and "=>" in stdout  # the records mixed into the text, with an example
 
     model = load_model(pretrained_ckpt)
     assert model.config.vocab_size == 2049 and not model.training
     ckpt = load_checkpoint(pretrained_ckpt)
     assert ckpt["step"] == ckpt["train_config"]["steps"] and ckpt["meta"]["lesson"] == "04_pretrain"
+    assert ckpt["meta"]["data"] == "imdb reviews + 25% records"
     history = ckpt["history"]
     assert history["eval_val_loss"][-1] < history["eval_val_loss"][0] - 0.5  # it learned something

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from minigpt import GPT, generate, preset
-from prefix import (MultiPrefixGPT, PrefixedGPT, PrefixTuning, PromptTuning, count_params, fingerprint, freeze,
-                    load_prefix, save_prefix, slots_to_table, table_to_slots)
+from prefix import (MultiPrefixGPT, PrefixedGPT, PrefixFileError, PrefixTuning, PromptTuning, WrongBaseError,
+                    count_params, fingerprint, freeze, load_prefix, save_prefix, slots_to_table, table_to_slots)
 from prefix.tasks import encode_pair, pad_rows
 
 V = 61
@@ -238,6 +238,17 @@ def test_mlp_init_fits_the_real_token_activations():
         prefix.init_from_tokens(base, ids[:2])
 
 
+def test_build_tuned_repeats_an_init_text_shorter_than_the_prefix():
+    from prefix.experiment import build_tuned
+
+    torch.manual_seed(0)
+    base = GPT(preset("nano", vocab_size=V)).eval()
+    model = build_tuned(base, "prefix", prefix_len=7, reparam="table", init_ids=[5, 9, 2])  # 3 tokens, P = 7
+    kv = base(torch.tensor([[5, 9, 2] * 3])).kv  # the text read three times; the prefix is its last 7 tokens
+    k, v = model.slots(1)[1]
+    assert torch.allclose(k, kv[1][0][:, :, -7:]) and torch.allclose(v, kv[1][1][:, :, -7:])
+
+
 # -- files ----------------------------------------------------------------------------------------------------
 
 def test_save_load_round_trip_is_small_and_exact(tmp_path):
@@ -266,13 +277,34 @@ def test_loading_onto_another_base_or_a_wrong_file_is_a_clear_error(tmp_path):
     save_prefix(trained_prefix(base), base, tmp_path / "p.pt")
     other = base_model(seed=1)  # same config, other weights
     assert fingerprint(other) != fingerprint(base)
-    with pytest.raises(ValueError, match="trained for another base model"):
+    with pytest.raises(WrongBaseError, match="trained for another base model"):
         load_prefix(tmp_path / "p.pt", other)
     torch.save({"weights": torch.zeros(3)}, tmp_path / "model.pt")
-    with pytest.raises(ValueError, match="is not a prefix file"):
+    with pytest.raises(PrefixFileError, match="is not a prefix file"):
         load_prefix(tmp_path / "model.pt", base)
+    blob = torch.load(tmp_path / "p.pt", weights_only=True)
+    del blob["base_fingerprint"]
+    torch.save(blob, tmp_path / "incomplete.pt")
+    with pytest.raises(PrefixFileError, match="incomplete prefix file .no base_fingerprint"):
+        load_prefix(tmp_path / "incomplete.pt", base)
     (tmp_path / "broken.pt").write_bytes(b"not a zip at all")
-    with pytest.raises(ValueError, match="could not be read"):
+    with pytest.raises(PrefixFileError, match="could not be read"):
         load_prefix(tmp_path / "broken.pt", base)
+    # a damaged file is never mistaken for a prefix of another base, and the other way round
+    assert not issubclass(PrefixFileError, WrongBaseError) and not issubclass(WrongBaseError, PrefixFileError)
     with pytest.raises(FileNotFoundError, match="no prefix file"):
         load_prefix(tmp_path / "missing.pt", base)
+
+
+def test_step_timing_side_by_side_changes_no_weight():
+    from prefix.experiment import build_tuned, step_times_side_by_side
+
+    torch.manual_seed(0)
+    base = GPT(preset("nano", vocab_size=V)).eval()
+    models = {m: build_tuned(base, m, prefix_len=3) for m in ("prefix", "finetune")}
+    before = {m: [p.detach().clone() for p in model.parameters()] for m, model in models.items()}
+    x = tokens(2, 8)
+    times = step_times_side_by_side(models, (x, x), rounds=3)
+    assert set(times) == {"prefix", "finetune"} and all(t > 0 for t in times.values())
+    for m, model in models.items():  # lr 0: the work of a step without its effect
+        assert all(torch.equal(a, b) for a, b in zip(before[m], model.parameters()))
