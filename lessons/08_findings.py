@@ -56,6 +56,7 @@ out_dir.mkdir(parents=True, exist_ok=True)
 steps = args.steps or (4 if args.quick else 100)
 n_test = args.n_test or (8 if args.quick else 100)
 seeds = list(range(args.seeds or (1 if args.quick else 2)))
+n_seeds = f"{len(seeds)} seed" + ("s" if len(seeds) > 1 else "")
 lengths = [1, 5] if args.quick else [1, 5, 10, 20, 50]
 prompt_lengths = [1] if args.quick else [1, 10, 20]
 data_sizes = [50] if args.quick else [50, 200]
@@ -163,14 +164,14 @@ for i, rp in enumerate(("mlp", "table")):
 ax.set_xticks([0, 1], ["MLP reparameterization", "direct table"])
 ax.set_xlim(-0.5, 1.5)
 ax.set_ylabel("val loss (dots: seeds; diamond: mean ± std)")
-ax.set_title(f"3. Reparameterization, {len(seeds)} seeds, P=10")
+ax.set_title(f"3. Reparameterization, {n_seeds}, P=10")
 ax = axes[1, 0]
 for name, by_n in low_data.items():
     ax.plot(data_sizes, [mean(by_n[n], "val_loss") for n in data_sizes], marker="o", label=name)
 ax.set_xscale("log")
 ax.set_xticks(data_sizes, [str(n) for n in data_sizes])
 ax.set_xlabel("training examples")
-ax.set_ylabel(f"val loss (mean of {len(seeds)} seeds)")
+ax.set_ylabel(f"val loss (mean of {n_seeds})")
 ax.set_title("4. Low data")
 ax.legend()
 axes[1, 1].axis("off")
@@ -198,8 +199,8 @@ def row(study, setting, runs):
 lines = ["| study | setting | test BLEU | val loss | slot error |", "|---|---|---|---|---|"]
 lines += [row("prefix length", f"P={P}", length_runs[P]) for P in lengths]
 lines += [row("embedding-only", f"prompt, P={P}", prompt_runs[P]) for P in prompt_lengths]
-lines += [row("reparameterization", f"{rp}, {len(seeds)} seeds", v) for rp, v in reparam_runs.items()]
-lines += [row("low data", f"{name}, n={n}, {len(seeds)} seeds", by_n[n]) for name, by_n in low_data.items()
+lines += [row("reparameterization", f"{rp}, {n_seeds}", v) for rp, v in reparam_runs.items()]
+lines += [row("low data", f"{name}, n={n}, {n_seeds}", by_n[n]) for name, by_n in low_data.items()
           for n in data_sizes]
 table = "\n".join(lines)
 print(table)
