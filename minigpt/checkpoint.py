@@ -174,7 +174,7 @@ def load_model(path=PRETRAINED_PATH, device="cpu") -> GPT:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
-            f"no pretrained model at {path}. Make it first: `{PRETRAIN_COMMAND}` (about 8 minutes on a laptop CPU), "
+            f"no pretrained model at {path}. Make it first: `{PRETRAIN_COMMAND}` (about 6 minutes on a 2-core CPU), "
             f"or `{PRETRAIN_COMMAND} --quick` for a one-minute (much weaker) version."
         )
     ckpt = load_checkpoint(path)
