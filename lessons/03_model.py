@@ -20,7 +20,6 @@ The code lives in minigpt/model.py (GPT, Block, MLP) and minigpt/config.py (GPTC
 
 # %%
 import math
-import time
 from pathlib import Path
 
 import matplotlib
@@ -28,10 +27,9 @@ import matplotlib
 matplotlib.use("Agg")  # write PNG files; no window needed
 import matplotlib.pyplot as plt
 import torch
-from tqdm import tqdm
 
 from minigpt import GPT, preset
-from minigpt.utils import lesson_parser, parse_lesson_args, pick_device, run_dir, set_seed
+from minigpt.utils import lesson_parser, parse_lesson_args, pick_device, race, run_dir, set_seed
 
 args = parse_lesson_args(lesson_parser(__doc__))
 out_dir = Path(args.out) if args.out else run_dir("03_model")
@@ -180,17 +178,10 @@ for label, kwargs in [("plain", {}), (f"{P} slots + padding mask", dict(slots=sl
 
 # %%
 reps = 3 if args.quick else 5
-times = {"explicit": [], "sdpa": []}
-for _ in tqdm(range(reps), desc="timing forward+backward"):
-    for name, m in (("explicit", explicit), ("sdpa", fused)):
-        t0 = time.perf_counter()
-        m(x, y).loss.backward()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times[name].append(time.perf_counter() - t0)
-for name, t in times.items():
-    best = sorted(t)[len(t) // 2]
-    print(f"{name:8s}: {best * 1000:7.1f} ms per forward+backward ({B * config.block_size / best:,.0f} tokens/s)")
+times = race({"explicit": lambda: explicit(x, y).loss.backward(), "sdpa": lambda: fused(x, y).loss.backward()},
+             reps, warmup=1, device=device)  # medians, the two taking turns (minigpt/utils.py)
+for name, seconds in times.items():
+    print(f"{name:8s}: {seconds * 1000:7.1f} ms per forward+backward ({B * config.block_size / seconds:,.0f} tokens/s)")
 
 # %% [markdown]
 # ## Exercises

@@ -116,7 +116,7 @@ if args.records:
     reviews_train = np.asarray(streams["train"])
     records = record_tokens(enc, round(len(reviews_train) * args.records / (1 - args.records)), seed=0)
     streams = {"train": np.concatenate([reviews_train, records]), "val": streams["val"]}
-    log(f"records: {len(records):,} tokens ({records.tolist().count(enc.eot_token):,} records); e.g.\n  "
+    log(f"records: {len(records):,} tokens ({int((records == enc.eot_token).sum()):,} records); e.g.\n  "
         f"{record_texts(1, seed=0)[0]}")
 log(f"train stream: {len(streams['train']):,} tokens, val stream: {len(streams['val']):,} tokens")
 

@@ -26,7 +26,6 @@ The code lives in minigpt/generate.py (generate, sample_next) and minigpt/checkp
 #   each rare but many together, can no longer derail the text.
 
 # %%
-import time
 from pathlib import Path
 
 import matplotlib
@@ -37,9 +36,9 @@ import torch
 from tqdm import tqdm
 
 from minigpt import generate
-from minigpt.checkpoint import PRETRAIN_COMMAND, PRETRAINED_PATH, load_model
+from minigpt.checkpoint import PRETRAINED_PATH, load_pretrained
 from minigpt.tokenizer import load_tokenizer
-from minigpt.utils import lesson_parser, parse_lesson_args, pick_device, run_dir, set_seed
+from minigpt.utils import lesson_parser, parse_lesson_args, pick_device, race, run_dir, set_seed
 
 parser = lesson_parser(__doc__)
 parser.add_argument("--ckpt", default=str(PRETRAINED_PATH), help=f"pretrained model (default {PRETRAINED_PATH})")
@@ -49,11 +48,7 @@ out_dir.mkdir(parents=True, exist_ok=True)
 device = pick_device(args.device)
 set_seed(args.seed)
 
-if not Path(args.ckpt).is_file():
-    raise SystemExit(f"No pretrained model at {args.ckpt}. This lesson samples from the model of lesson 4; make it "
-                     f"first with `{PRETRAIN_COMMAND}` (or `{PRETRAIN_COMMAND} --quick` for a weak one-minute model), "
-                     f"or point --ckpt at another checkpoint.")
-model = load_model(args.ckpt, device)  # eval mode: no dropout while sampling
+model = load_pretrained(args.ckpt, device)  # eval mode: no dropout while sampling
 enc = load_tokenizer()
 config = model.config
 if config.vocab_size != enc.n_vocab:
@@ -176,36 +171,25 @@ reps = 5 if args.quick else 9
 ids = generate(model, idx, config.block_size - idx.size(1), temperature=0)  # (1, block_size) text to time on
 
 
-def median_seconds(fn, reps=reps):
-    fn()  # warm-up
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
-    return sorted(times)[len(times) // 2]
-
-
 step_ms = {"recomputed": [], "cached": []}
 with torch.no_grad():
     for _ in range(3):  # warm-up: the first calls of a new shape allocate memory and pick kernels
         model(ids[:, :8]), model(ids[:, 8:9], slots=model(ids[:, :8]).kv, pos_offset=8)
     for t in tqdm(lengths, desc="timing one step at each length"):
         kv = model(ids[:, :t - 1]).kv
-        step_ms["recomputed"].append(1000 * median_seconds(lambda: model(ids[:, :t])))
-        step_ms["cached"].append(1000 * median_seconds(lambda: model(ids[:, t - 1:t], slots=kv, pos_offset=t - 1)))
+        seconds = race({"recomputed": lambda: model(ids[:, :t]),  # medians, the two taking turns (minigpt/utils.py)
+                        "cached": lambda: model(ids[:, t - 1:t], slots=kv, pos_offset=t - 1)}, reps, device=device)
+        for name, s in seconds.items():
+            step_ms[name].append(1000 * s)
 for t, r, c in zip(lengths, step_ms["recomputed"], step_ms["cached"]):
     print(f"  length {t:4d}: recomputed {r:7.2f} ms, cached {c:6.2f} ms per new token ({r / c:4.1f}x)")
 
 n_gen = 48 if args.quick else n_new
-tok_s = {}
-for name, use_cache in (("cached", True), ("recomputed", False)):
-    seconds = median_seconds(lambda: generate(model, idx, n_gen, temperature=0, use_cache=use_cache),
-                             reps=2 if args.quick else 3)
-    tok_s[name] = n_gen / seconds
-    print(f"generate {n_gen} tokens, {name:10s}: {tok_s[name]:7.1f} tokens/s")
+seconds = race({name: (lambda c=use_cache: generate(model, idx, n_gen, temperature=0, use_cache=c))
+                for name, use_cache in (("cached", True), ("recomputed", False))}, 2 if args.quick else 3, device=device)
+tok_s = {name: n_gen / s for name, s in seconds.items()}
+for name, rate in tok_s.items():
+    print(f"generate {n_gen} tokens, {name:10s}: {rate:7.1f} tokens/s")
 print(f"speed-up from the cache: {tok_s['cached'] / tok_s['recomputed']:.1f}x "
       f"(it grows with the length: recomputation costs ~t per step, the cache ~1)")
 

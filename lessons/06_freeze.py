@@ -2,7 +2,7 @@
 
 Run it from the repo root:
 
-    python -m lessons.06_freeze           # about a minute on a 2-core CPU
+    python -m lessons.06_freeze           # about 20 seconds on a 2-core CPU
     python -m lessons.06_freeze --quick   # a few seconds
 
 Needs the pretrained model of lesson 4 (`python -m lessons.04_pretrain`; `--ckpt PATH` picks another file).
@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from data.e2e import load_e2e
-from minigpt.checkpoint import PRETRAINED_PATH, load_model
+from minigpt.checkpoint import PRETRAINED_PATH, load_pretrained
 from minigpt.tokenizer import load_tokenizer
 from minigpt.train import TrainConfig, make_optimizer, train
 from minigpt.utils import lesson_parser, parse_lesson_args, pick_device, run_dir, set_seed
@@ -50,7 +50,7 @@ out_dir.mkdir(parents=True, exist_ok=True)
 device = pick_device(args.device)
 set_seed(args.seed)
 
-base = load_model(args.ckpt, device)
+base = load_pretrained(args.ckpt, device)
 base.train()  # as if someone left it in training mode: freeze() must fix that too
 report = freeze(base)
 print(f"after freeze(base): {report}; base in training mode: {base.training}")
@@ -67,13 +67,13 @@ cfg = base.config
 prefix = PrefixTuning(cfg, args.prefix_len).to(device)
 model = PrefixedGPT(base, prefix)
 n_base = base.num_params()
-rows = {
-    "full fine-tuning": (n_base, n_base),
-    "prefix (MLP, training)": (count_params(model).trainable, 0),
-    "prefix (folded, stored)": (sum(p.numel() for p in prefix.folded().parameters()), 0),
-    "prompt tuning": (sum(p.numel() for p in PromptTuning(cfg, args.prefix_len).parameters()), 0),
+rows = {  # trainable parameters per method
+    "full fine-tuning": n_base,
+    "prefix (MLP, training)": count_params(model).trainable,
+    "prefix (folded, stored)": sum(p.numel() for p in prefix.folded().parameters()),
+    "prompt tuning": sum(p.numel() for p in PromptTuning(cfg, args.prefix_len).parameters()),
 }
-for name, (n, _) in rows.items():
+for name, n in rows.items():
     print(f"{name:>24}: {n:>10,} trainable ({100 * n / n_base:6.2f}% of the base's {n_base:,})")
 
 # %% [markdown]
@@ -121,7 +121,7 @@ assert before == after and not changed
 # %%
 fig, ax = plt.subplots(figsize=(8, 4))
 names = list(rows)
-values = [rows[n][0] for n in names]
+values = [rows[n] for n in names]
 bars = ax.barh(names, values, color=["tab:green", "tab:cyan", "tab:blue", "tab:orange"])
 ax.set_xscale("log")
 ax.set_xlabel("trainable parameters (log scale)")

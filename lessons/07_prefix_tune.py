@@ -40,7 +40,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from data.e2e import load_e2e
-from minigpt.checkpoint import PRETRAINED_PATH, load_model, save_checkpoint
+from minigpt.checkpoint import PRETRAINED_PATH, load_pretrained, save_checkpoint
 from minigpt.tokenizer import load_tokenizer
 from minigpt.utils import lesson_parser, parse_lesson_args, pick_device, run_dir, set_seed
 from prefix import save_prefix
@@ -65,7 +65,7 @@ n_test = args.n_test or (12 if args.quick else 500)
 device = pick_device(args.device)
 set_seed(args.seed)
 
-base = load_model(args.ckpt, device)
+base = load_pretrained(args.ckpt, device)
 enc = load_tokenizer()
 print(f"base model: {base.num_params():,} parameters, from {args.ckpt}")
 

@@ -34,7 +34,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from data.e2e import load_e2e
-from minigpt.checkpoint import PRETRAINED_PATH, load_model
+from minigpt.checkpoint import PRETRAINED_PATH, load_pretrained
 from minigpt.tokenizer import load_tokenizer
 from minigpt.utils import lesson_parser, parse_lesson_args, pick_device, run_dir, set_seed
 from prefix.experiment import run_method
@@ -63,7 +63,7 @@ data_sizes = [50] if args.quick else [50, 200]
 device = pick_device(args.device)
 set_seed(args.seed)
 
-base = load_model(args.ckpt, device)
+base = load_pretrained(args.ckpt, device)
 enc = load_tokenizer()
 rows = {split: load_e2e(split) for split in ("train", "val", "test")}
 test_rows = rows["test"][:n_test]

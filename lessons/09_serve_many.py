@@ -2,7 +2,7 @@
 
 Run it from the repo root:
 
-    python -m lessons.09_serve_many           # about 6.5 minutes on an idle 2-core CPU
+    python -m lessons.09_serve_many           # about 6.3 minutes on an idle 2-core CPU
     python -m lessons.09_serve_many --quick   # about a minute (a few steps: the numbers mean little)
 
 Needs the pretrained model of lesson 4 (`python -m lessons.04_pretrain`; `--ckpt PATH` picks another file).
@@ -28,8 +28,6 @@ results.json and prefixes/*.prefix.pt.
 
 # %%
 import json
-import statistics
-import time
 from pathlib import Path
 
 import matplotlib
@@ -41,11 +39,11 @@ from tqdm.auto import tqdm
 
 from data.e2e import load_e2e
 from data.reviews import imdb_reviews, rotten_tomatoes_split
-from minigpt.checkpoint import PRETRAINED_PATH, load_model
+from minigpt.checkpoint import PRETRAINED_PATH, load_pretrained
 from minigpt.generate import generate
 from minigpt.tokenizer import load_tokenizer
 from minigpt.train import TrainConfig, train
-from minigpt.utils import RUNS_DIR, lesson_parser, parse_lesson_args, pick_device, run_dir, set_seed
+from minigpt.utils import RUNS_DIR, lesson_parser, parse_lesson_args, pick_device, race, run_dir, set_seed
 from prefix import MultiPrefixGPT, PrefixedGPT, load_prefix, save_prefix
 from prefix.experiment import build_tuned, run_method
 from prefix.metrics import accuracy, f1_score, macro_f1
@@ -78,11 +76,7 @@ eval_batches = 1 if args.quick else 5
 device = pick_device(args.device)
 set_seed(args.seed)
 
-if not Path(args.ckpt).is_file():
-    raise SystemExit(f"No pretrained model at {args.ckpt}. This lesson tunes the model of lesson 4; make it first with "
-                     f"`python -m lessons.04_pretrain` (or `--quick` for a weak one-minute model), "
-                     f"or point --ckpt at another checkpoint.")
-base = load_model(args.ckpt, device)
+base = load_pretrained(args.ckpt, device)
 enc = load_tokenizer()
 block_size = base.config.block_size
 print(f"base model: {base.num_params():,} parameters, from {args.ckpt}")
@@ -170,7 +164,7 @@ for name, r in sentiment.items():
 # on the positive class (macro-F1 exposes it). The last column says how much the answer depends on the
 # sentence: the standard deviation, over the test sentences, of log p(" positive") - log p(" negative").
 #
-# Be ready for a sobering result. With the lesson 4 model (~2M weights, ~1M tokens of IMDB), a few hundred
+# Be ready for a sobering result. With the lesson 4 model (~2M weights, 1.4M tokens of text), a few hundred
 # steps of prefix-tuning learn the answer FORMAT (the two words, then <|endoftext|>) and the base rate, but
 # hardly any sentiment: the gap barely moves from sentence to sentence, so nearly every sentence gets the
 # same label and the accuracy sits near the majority line. Fine-tuning, which can change every weight,
@@ -263,13 +257,14 @@ for cond, group in samples.items():
 # as the scale: steering works when the positive prefix writes more positive words than the base, and the
 # negative prefix more negative ones.
 #
-# Now the honest part. With the lesson 4 model, the sentiment prefix of part 1 has almost no skill (its two
-# "real" rows come out nearly equal), so its column is noise here: it shows how you would evaluate with a
-# judge that works, nothing more. The word counts separate real reviews clearly, and on the samples they
-# show at most a small shift: when we ran it, the negative prefix wrote about twice as many negative words
-# as the base, the positive prefix no more positive ones. Why so little? A review's sentiment is worth only
-# a small part of its language-model loss, so a hundred steps teach both prefixes mostly "write an IMDB
-# opening" (watch both losses fall together) and only a little "of this kind"; and a tiny model's text is
+# Now the honest part. With the lesson 4 model, the sentiment prefix of part 1 has little skill (its two
+# "real" rows were less than 20 points apart when we ran it), so its column is mostly noise here: it shows how
+# you would evaluate with a judge that works. The word counts separate real reviews clearly, and on the
+# samples they show a small shift in the right direction: when we ran it, both prefixes wrote many more
+# sentiment words than the base, the positive prefix about twice as many positive as negative words, the
+# negative prefix about as many of each. Why so little? A review's sentiment is worth only a small part of
+# its language-model loss, so a few hundred steps teach both prefixes mostly "write an IMDB opening" (watch
+# both losses fall together) and only a little "of this kind"; and a tiny model's text is
 # often too garbled to carry an opinion. The conditions share their random numbers, so compare samples from
 # the same opening: where the prefix changed nothing, the text is word for word the base's.
 
@@ -293,7 +288,7 @@ if e2e_path.is_file():
     except ValueError as e:  # another base model: a prefix only works on the weights it was trained with
         why = str(e)
 
-def fits(row):  # some E2E examples are longer than block_size=128 tokens of our tokenizer: leave those out
+def fits(row):  # an E2E example longer than block_size tokens of our tokenizer is left out
     target = row.get("target") or row["references"][0]
     return len(enc.encode_ordinary(row["source"])) + len(enc.encode_ordinary(" " + target)) <= block_size  # as encode_pair
 
@@ -322,7 +317,7 @@ for name, prefix in trained.items():
     size = save_prefix(prefix, base, prefix_dir / f"{name}.prefix.pt", meta={"task": name, "lesson": "09_serve_many"})
     print(f"  {prefix_dir / f'{name}.prefix.pt'}: {size / 1024:.1f} kB ({100 * size / base_bytes:.2f}% of the base)")
 
-server_base = load_model(args.ckpt, device)  # a fresh copy: the server has only the checkpoint and the files
+server_base = load_pretrained(args.ckpt, device)  # a fresh copy: the server has only the checkpoint and the files
 server = MultiPrefixGPT(server_base, {name: load_prefix(prefix_dir / f"{name}.prefix.pt", server_base)
                                       for name in trained})
 print(f"server: one frozen base + prefixes {list(server.prefixes)}")
@@ -405,22 +400,10 @@ assert max_diff < 1e-4, "a mixed batch must give every row the logits of its own
 # one pass per task, and against one pass per row (the same rows each time). Medians of repeated runs.
 
 # %%
-def median_seconds(fn, repeats):
-    fn()  # warm-up: the first call pays for allocations
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 repeats = 3 if args.quick else 20
-timing = {"one mixed batch": median_seconds(run_mixed, repeats),
-          "task after task": median_seconds(run_task_by_task, repeats),
-          "row after row": median_seconds(run_row_by_row, repeats)}
+with torch.no_grad():  # medians, the three taking turns (minigpt/utils.py)
+    timing = race({"one mixed batch": run_mixed, "task after task": run_task_by_task, "row after row": run_row_by_row},
+                  repeats, device=device)
 positions = {"one mixed batch": x_all.numel(), "task after task": sum(x.numel() for x, _ in task_batches.values()),
              "row after row": int(mask_all.sum())}
 print(f"forward time, median of {repeats} ({int(mask_all.sum())} real positions):")
@@ -431,9 +414,9 @@ print(f"task after task / mixed = {t_seq / t_mixed:.2f}x; row after row / mixed 
       f"{timing['row after row'] / t_mixed:.2f}x")
 
 # %% [markdown]
-# On a CPU the gain over task-after-task is small or none: the work grows with the number of positions, a
-# single thread is busy either way, and the mixed batch pays for a little more padding while saving only
-# the overhead of a few calls. Row after row is the clear loser. On a GPU, where small batches leave most of the
+# On a CPU the gain over task-after-task is modest: the work grows with the number of positions, the cores
+# are busy either way, and the mixed batch pays for a little more padding while saving the overhead of a few
+# calls on small batches. Row after row is the clear loser. On a GPU, where small batches leave most of the
 # hardware idle, one full batch instead of many small ones matters far more. But the main win is not the
 # milliseconds: the four tasks share ONE model in memory, and a new task is a 60 kB file, not a new network.
 #

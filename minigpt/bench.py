@@ -17,8 +17,6 @@ tables into the README.
 """
 import argparse
 import os
-import statistics
-import time
 from contextlib import nullcontext
 
 import torch
@@ -26,6 +24,7 @@ import torch
 from .config import GPTConfig, preset
 from .generate import generate
 from .model import GPT
+from .utils import race
 
 # The reference figure: a widely used minimal GPT, fp32, fused attention, 4x128, vocab 96, on the course CPU.
 REFERENCE_TOKENS_PER_S = 23_000
@@ -38,31 +37,6 @@ def machine_threads() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # macOS has no sched_getaffinity
         return os.cpu_count() or 1
-
-
-def sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()  # GPU work is asynchronous: wait for it before reading the clock
-
-
-def timed(fn, device) -> float:
-    sync(device)
-    t0 = time.perf_counter()
-    fn()
-    sync(device)
-    return time.perf_counter() - t0
-
-
-def race(fns: dict, steps: int, warmup: int, device) -> dict:
-    """{name: fn} -> {name: median seconds per call}. Warm-up calls first, then the fns take turns."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    times = {name: [] for name in fns}
-    for _ in range(steps):
-        for name, fn in fns.items():
-            times[name].append(timed(fn, device))
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def bf16_supported(device) -> bool:

@@ -169,6 +169,14 @@ def restore_rng(state: dict) -> None:
 # For the lessons after pretraining
 
 
+def load_pretrained(path=PRETRAINED_PATH, device="cpu") -> GPT:
+    """For the lessons: load_model, or stop with its message (what is wrong, the command that fixes it), no traceback."""
+    try:
+        return load_model(path, device)
+    except (FileNotFoundError, CheckpointError) as e:
+        raise SystemExit(f"error: {e}") from None
+
+
 def load_model(path=PRETRAINED_PATH, device="cpu") -> GPT:
     """The pretrained GPT of lesson 04, in eval mode on `device`."""
     path = Path(path)

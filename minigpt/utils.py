@@ -1,7 +1,9 @@
-"""Small helpers every lesson uses: one place to pick the device, set seeds and name output folders."""
+"""Small helpers every lesson uses: one place to pick the device, set seeds, name output folders and time code."""
 import argparse
 import os
 import random
+import statistics
+import time
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +39,34 @@ def set_seed(seed: int) -> torch.Generator:
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
     return torch.Generator().manual_seed(seed)
+
+
+def sync(device):
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()  # GPU work is asynchronous: wait for it before reading the clock
+
+
+def timed(fn, device="cpu") -> float:
+    """Seconds one call of fn() takes."""
+    sync(device)
+    t0 = time.perf_counter()
+    fn()
+    sync(device)
+    return time.perf_counter() - t0
+
+
+def race(fns: dict, steps: int, warmup: int = 1, device="cpu") -> dict:
+    """{name: fn} -> {name: median seconds per call}. Warm-up calls first (allocations, kernel choice), then the
+    fns take turns, call by call: a burst of load from another program slows every fn alike, and the median
+    ignores the odd slow call. Use it whenever two ways of doing something are compared by time."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in fns}
+    for _ in range(steps):
+        for name, fn in fns.items():
+            times[name].append(timed(fn, device))
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def run_dir(name: str) -> Path:

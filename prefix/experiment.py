@@ -7,12 +7,12 @@ Methods compared, all trained by the same loop (minigpt.train):
 """
 import copy
 import functools
-import time
 
 import torch
 
 from minigpt.generate import generate
 from minigpt.train import TrainConfig, train
+from minigpt.utils import race, sync
 from data.e2e import slot_surface_forms
 
 from .freeze import count_params
@@ -67,20 +67,17 @@ def _training_step(model, batch):
         model(*batch).loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        sync(device)
 
     return step
 
 
-def measure_step(model, batch, steps=5):
-    """Seconds per training step (forward, backward, AdamW) and an estimate of the memory a step needs.
+def step_memory(model, batch):
+    """An estimate of the memory one training step needs, in bytes (for its time, see step_times_side_by_side).
 
-    Memory = weights + gradients + AdamW state (2 per trainable weight) + activations saved for backward,
-    in bytes. The saved activations are counted exactly by a hook; on CUDA the allocator's peak is used instead.
-    To compare methods, prefer step_times_side_by_side: a time taken alone depends on what the machine did before.
+    Memory = weights + gradients + AdamW state (2 per trainable weight) + activations saved for backward.
+    The saved activations are counted exactly by a hook; on CUDA the allocator's peak is used instead.
     """
-    params = [p for p in model.parameters() if p.requires_grad]
     saved = 0
     weight_ptrs = {p.data_ptr() for p in model.parameters()}
 
@@ -97,19 +94,11 @@ def measure_step(model, batch, steps=5):
         loss = model(*batch).loss
     loss.backward()
     model.zero_grad(set_to_none=True)
-    step = _training_step(model, batch)
-    step()  # the first step allocates AdamW's state
-    timings = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        step()
-        timings.append(time.perf_counter() - t0)
-    weights = sum(p.numel() * p.element_size() for p in {id(p): p for p in model.parameters()}.values())
-    trainable = sum(p.numel() * p.element_size() for p in params)
-    memory = weights + 3 * trainable + saved
     if device.type == "cuda":
-        memory = torch.cuda.max_memory_allocated(device)
-    return sorted(timings)[len(timings) // 2], memory
+        return torch.cuda.max_memory_allocated(device)
+    weights = sum(p.numel() * p.element_size() for p in {id(p): p for p in model.parameters()}.values())
+    trainable = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
+    return weights + 3 * trainable + saved
 
 
 def step_times_side_by_side(models, batch, rounds=10):
@@ -119,15 +108,7 @@ def step_times_side_by_side(models, batch, rounds=10):
     so the ratios are fair even when the absolute times are noisy.
     """
     steps = {name: _training_step(model, batch) for name, model in models.items()}
-    for step in steps.values():
-        step()  # warm-up: allocations, AdamW state
-    timings = {name: [] for name in models}
-    for _ in range(rounds):
-        for name, step in steps.items():
-            t0 = time.perf_counter()
-            step()
-            timings[name].append(time.perf_counter() - t0)
-    return {name: sorted(t)[len(t) // 2] for name, t in timings.items()}
+    return race(steps, rounds, warmup=1, device=batch[0].device)  # the warm-up step allocates AdamW's state
 
 
 def evaluate_e2e(model, enc, rows, device="cpu", max_new_tokens=64, batch_size=64):
@@ -158,18 +139,18 @@ def run_method(base, enc, method, batches, test_rows, steps, lr, batch_size=16, 
 
     Every method gets the same loop, batches and step budget; only the learning rate differs (sweep it).
     Weight decay only for fine-tuning: pulling a prefix toward zero is not a neutral prior (a zero prefix
-    still takes attention). measure=False skips measure_step (step_s and memory_bytes are then None).
+    still takes attention). measure=False skips step_memory (memory_bytes is then None).
     """
     torch.manual_seed(seed)
     model = build_tuned(base, method, prefix_len=prefix_len, reparam=reparam,
                         init_ids=None if method == "finetune" else init_ids)
     params = param_summary(model, base)
-    step_s, memory = measure_step(model, batches("train", 0)) if measure else (None, None)
+    memory = step_memory(model, batches("train", 0)) if measure else None
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=max(1, steps // 20),
                       weight_decay=0.1 if method == "finetune" else 0.0, eval_every=eval_every or max(1, steps // 5),
                       eval_batches=eval_batches, seed=seed)
     history = train(model, batches, cfg, progress=progress)
     scores = evaluate_e2e(model, enc, test_rows, device=device)
-    result = {"method": method, **params, "step_s": step_s, "memory_bytes": memory,
+    result = {"method": method, **params, "memory_bytes": memory,
               "final_val_loss": history["eval_val_loss"][-1] if history["eval_val_loss"] else None, **scores}
     return model, result, history

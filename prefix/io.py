@@ -64,7 +64,8 @@ def load_prefix(path, base):
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated file, a pickle of something else, ...
-        raise PrefixFileError(f"{path} could not be read as a prefix file ({type(e).__name__}); it may be corrupt — save it again.") from None
+        raise PrefixFileError(f"{path} could not be read as a prefix file ({type(e).__name__}); it may be corrupt: "
+                              f"save it again.") from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise PrefixFileError(f"{path} is not a prefix file (expected format {FORMAT!r}); "
                               f"model checkpoints load with minigpt.checkpoint.load_model instead.")
@@ -72,9 +73,9 @@ def load_prefix(path, base):
     if missing:
         raise PrefixFileError(f"{path} is an incomplete prefix file (no {', '.join(missing)}); save it again.")
     if blob["base_config"] != base.config.to_dict() or blob["base_fingerprint"] != fingerprint(base):
-        raise WrongBaseError(f"{path} was trained for another base model (fingerprint {blob['base_fingerprint']}, this base is "
-                         f"{fingerprint(base)}). A prefix only works on the exact weights it was trained with: load the "
-                         f"base checkpoint it was made for, or train a new prefix on this one.")
+        raise WrongBaseError(f"{path} was trained for another base model (fingerprint {blob['base_fingerprint']}, "
+                             f"this base is {fingerprint(base)}). A prefix only works on the exact weights it was "
+                             f"trained with: load the base checkpoint it was made for, or train a new prefix on this one.")
     config = GPTConfig.from_dict(blob["base_config"])
     if blob["method"] == "prefix":
         prefix = PrefixTuning(config, blob["prefix_len"], reparam="table")

@@ -125,12 +125,9 @@ def review_batches(enc, reviews_by_split, label, batch_size, n_tokens=100, seed=
 
     reviews_by_split: {"train": [(text, label), ...], "val": [...]}, e.g. from data.reviews.imdb_reviews.
     """
-    # PairBatches encodes text pairs itself (always adding a space and <|endoftext|>); we keep its seeded,
-    # resumable batch order and hand it our own rows instead.
-    batches = PairBatches(enc, {}, batch_size, n_tokens, seed=seed, device=device)
-    batches.encoded = {split: [review_example(enc, text, n_tokens) for text, y in rows if y == label]
-                       for split, rows in reviews_by_split.items()}
-    return batches
+    rows = {split: [review_example(enc, text, n_tokens) for text, y in rows if y == label]
+            for split, rows in reviews_by_split.items()}
+    return PairBatches.from_rows(rows, batch_size, enc.eot_token, seed=seed, device=device)
 
 
 # A crude second judge, transparent where the learned one is not: count words that carry sentiment.

@@ -47,12 +47,23 @@ class PairBatches:
     """
 
     def __init__(self, enc, pairs_by_split, batch_size, block_size, seed=0, device="cpu"):
-        self.encoded = {split: [encode_pair(enc, s, t, block_size) for s, t in pairs]
-                        for split, pairs in pairs_by_split.items()}
-        for split, rows in self.encoded.items():
+        encoded = {split: [encode_pair(enc, s, t, block_size) for s, t in pairs]
+                   for split, pairs in pairs_by_split.items()}
+        self._setup(encoded, batch_size, enc.eot_token, seed, device)
+
+    @classmethod
+    def from_rows(cls, rows_by_split, batch_size, pad_id, seed=0, device="cpu"):
+        """Batches of rows already encoded as (x, y) token lists, e.g. a plain language-model loss on texts."""
+        batches = cls.__new__(cls)
+        batches._setup(rows_by_split, batch_size, pad_id, seed, device)
+        return batches
+
+    def _setup(self, encoded, batch_size, pad_id, seed, device):
+        for split, rows in encoded.items():
             if not rows:
                 raise ValueError(f"split {split!r} has no examples.")
-        self.batch_size, self.seed, self.device, self.pad_id = batch_size, seed, device, enc.eot_token
+        self.encoded = encoded
+        self.batch_size, self.seed, self.device, self.pad_id = batch_size, seed, device, pad_id
 
     def __call__(self, split, step):
         rows = self.encoded[split]
