@@ -123,6 +123,12 @@ def record_texts(n: int, seed: int = 0) -> list[str]:
     return texts
 
 
+def unseen_records(n: int, seed: int = 999_999) -> list[tuple[str, str]]:
+    """n (source `key[value] | ... =>`, subject) pairs, from a seed far from the training chunks' (0, 1, 2, ...):
+    does a model write the subject? A made-up name, or one title of thousands: it can only get it from the source."""
+    sources = [text[:text.index("=>") + 2] for text in record_texts(n, seed=seed)]
+    return [(source, source[source.index("[") + 1:source.index("]")]) for source in sources]
+
 
 def record_tokens(encoding, n_tokens: int, seed: int = 0):
     """Whole records, each followed by <|endoftext|>, until there are at least n_tokens: a uint16 array to mix in."""

@@ -169,16 +169,19 @@ def restore_rng(state: dict) -> None:
 # For the lessons after pretraining
 
 
-def load_pretrained(path=PRETRAINED_PATH, device="cpu") -> GPT:
+def load_pretrained(path=PRETRAINED_PATH, device="cpu", attention=None) -> GPT:
     """For the lessons: load_model, or stop with its message (what is wrong, the command that fixes it), no traceback."""
     try:
-        return load_model(path, device)
+        return load_model(path, device, attention)
     except (FileNotFoundError, CheckpointError) as e:
         raise SystemExit(f"error: {e}") from None
 
 
-def load_model(path=PRETRAINED_PATH, device="cpu") -> GPT:
-    """The pretrained GPT of lesson 04, in eval mode on `device`."""
+def load_model(path=PRETRAINED_PATH, device="cpu", attention=None) -> GPT:
+    """The pretrained GPT of lesson 04, in eval mode on `device`.
+
+    attention: "explicit" or "sdpa" runs the same weights with that attention kernel; None keeps the saved one.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
@@ -189,7 +192,7 @@ def load_model(path=PRETRAINED_PATH, device="cpu") -> GPT:
     if ckpt.get("model_config") is None:
         raise CheckpointError(f"{path} has no model config, so it is not a whole GPT; pass a pretraining checkpoint "
                               f"(`{PRETRAIN_COMMAND}` writes {PRETRAINED_PATH}).")
-    model = GPT(GPTConfig.from_dict(ckpt["model_config"]))
+    model = GPT(GPTConfig.from_dict(ckpt["model_config"]).override(attention=attention))
     params = dict(model.named_parameters())
     if set(ckpt["model"]) != set(params):
         raise CheckpointError(

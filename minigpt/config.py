@@ -44,6 +44,11 @@ class GPTConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def same_model_as(self, other: "GPTConfig") -> bool:
+        """True when the two configs differ at most in the attention kernel: explicit and sdpa compute the same
+        function with the same weights (tests/test_model.py), so a prefix or checkpoint fits either."""
+        return replace(self, attention="explicit") == replace(other, attention="explicit")
+
     @classmethod
     def from_dict(cls, d: dict) -> "GPTConfig":
         known = {f.name for f in fields(cls)}

@@ -9,6 +9,7 @@ import copy
 import functools
 
 import torch
+import torch.nn.functional as F
 
 from minigpt.generate import generate
 from minigpt.train import TrainConfig, train
@@ -123,6 +124,37 @@ def evaluate_e2e(model, enc, rows, device="cpu", max_new_tokens=64, batch_size=6
         "slot_error": slot_error_rate(outputs, [slot_surface_forms(r["mr"]) for r in rows]),
         "outputs": outputs,
     }
+
+
+@torch.no_grad()
+def repeat_losses(model, rows=16, length=40, seed=0):
+    """Can the model copy? -> (loss on the first copy, loss on the second copy) of random token runs said twice.
+
+    The second copy is fully predictable from the first. A model with an "induction" mechanism (find where the
+    current token occurred before, predict what followed it there) gets its loss on it near 0; a model without one
+    is as unsure the second time as the first. Mean cross-entropy per predicted token, in nats.
+    """
+    device = next(model.parameters()).device
+    g = torch.Generator().manual_seed(seed)
+    run = torch.randint(1, model.config.vocab_size - 1, (rows, length), generator=g)  # ids 0 and eot never used
+    idx = torch.cat([run, run], dim=1).to(device)  # (rows, 2·length)
+    was_training = model.training
+    model.eval()
+    logits = model(idx).logits
+    model.train(was_training)
+    loss = F.cross_entropy(logits[:, :-1].transpose(1, 2), idx[:, 1:], reduction="none")  # (rows, 2·length - 1)
+    # position t predicts token t+1: the first copy is predicted at 0..length-2, the second at length..2·length-2
+    return loss[:, :length - 1].mean().item(), loss[:, length:].mean().item()
+
+
+def name_copy_rate(model, enc, sources, names, device="cpu"):
+    """-> (share of sources whose greedy continuation contains its name, [(source, output), ...]).
+
+    The names are ones the output can only get right by reading its source: made-up names and titles
+    (data.records.unseen_records), or restaurant names after a key the model never saw (the E2E task).
+    """
+    outputs = generate_targets(generate_fn(model), enc, sources, max_new_tokens=24, device=device)
+    return sum(name in out for name, out in zip(names, outputs)) / len(sources), list(zip(sources, outputs))
 
 
 def param_summary(model, base):

@@ -72,11 +72,14 @@ def load_prefix(path, base):
     missing = [k for k in _KEYS if k not in blob]
     if missing:
         raise PrefixFileError(f"{path} is an incomplete prefix file (no {', '.join(missing)}); save it again.")
-    if blob["base_config"] != base.config.to_dict() or blob["base_fingerprint"] != fingerprint(base):
+    try:
+        config = GPTConfig.from_dict(blob["base_config"])
+    except (TypeError, ValueError) as e:
+        raise PrefixFileError(f"{path} has an unreadable base config ({e}); save it again.") from None
+    if not config.same_model_as(base.config) or blob["base_fingerprint"] != fingerprint(base):
         raise WrongBaseError(f"{path} was trained for another base model (fingerprint {blob['base_fingerprint']}, "
                              f"this base is {fingerprint(base)}). A prefix only works on the exact weights it was "
                              f"trained with: load the base checkpoint it was made for, or train a new prefix on this one.")
-    config = GPTConfig.from_dict(blob["base_config"])
     if blob["method"] == "prefix":
         prefix = PrefixTuning(config, blob["prefix_len"], reparam="table")
         prefix.table.data.copy_(blob["table"])

@@ -29,7 +29,7 @@ class PrefixedGPT(nn.Module):
 
     def __init__(self, base, prefix):
         super().__init__()
-        if prefix.config.to_dict() != base.config.to_dict():
+        if not prefix.config.same_model_as(base.config):
             raise ValueError("this prefix was made for a model with another config; build it with the base's config.")
         self.base, self.prefix = base, prefix
         self.config = base.config

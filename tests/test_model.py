@@ -71,6 +71,13 @@ def test_explicit_and_fused_model_paths_agree():
     assert torch.allclose(explicit(x).logits, fused(x).logits, atol=1e-9)
 
 
+def test_configs_that_differ_only_in_the_attention_kernel_are_the_same_model():
+    cfg = preset("nano", vocab_size=97)
+    assert cfg.same_model_as(cfg.override(attention="sdpa"))
+    assert not cfg.same_model_as(cfg.override(n_layer=cfg.n_layer + 1))
+    assert not cfg.same_model_as(cfg.override(vocab_size=98, attention="sdpa"))
+
+
 @pytest.mark.parametrize("impl", ["explicit", "sdpa"])
 def test_right_padded_batch_matches_each_row_alone(impl):
     model = nano(attention=impl).double()

@@ -296,6 +296,77 @@ def test_loading_onto_another_base_or_a_wrong_file_is_a_clear_error(tmp_path):
         load_prefix(tmp_path / "missing.pt", base)
 
 
+def test_a_prefix_file_fits_its_base_run_with_either_attention_kernel(tmp_path):
+    """Lesson 7 trains with the fused kernel (faster); the file still loads onto the same weights run explicitly."""
+    explicit, fused = base_model(attention="explicit"), base_model(attention="sdpa")  # same seed: same weights
+    prefix = trained_prefix(fused)
+    save_prefix(prefix, fused, tmp_path / "p.pt")
+    loaded = load_prefix(tmp_path / "p.pt", explicit).double()
+    x = tokens(2, 6)
+    assert torch.allclose(PrefixedGPT(explicit, loaded)(x).logits, PrefixedGPT(fused, prefix)(x).logits, atol=1e-5)
+    with pytest.raises(WrongBaseError):  # another architecture is still refused
+        load_prefix(tmp_path / "p.pt", base_model(n_layer=1))
+
+
+def test_prefix_and_finetune_gradients_agree_between_attention_kernels():
+    """Training with sdpa is the same math: padding, a prefix and -100 targets give the same gradients."""
+    x = tokens(3, 9)
+    mask = torch.ones(3, 9, dtype=torch.long)
+    mask[1, 6:], mask[2, 3:] = 0, 0
+    y = torch.where(mask.bool(), tokens(3, 9, seed=1), torch.full_like(x, -100))
+    y[:, :2] = -100  # "source" positions
+    grads = {}
+    for impl in ("explicit", "sdpa"):
+        base = base_model(attention=impl)
+        tuned = PrefixedGPT(base, trained_prefix(base))
+        tuned(x, y, mask).loss.backward()
+        full = base_model(attention=impl).train()
+        full(x, y, mask).loss.backward()
+        grads[impl] = [p.grad for p in tuned.prefix.parameters()] + [p.grad for p in full.parameters()]
+    assert all(g is not None for g in grads["sdpa"])
+    for a, b in zip(grads["explicit"], grads["sdpa"]):
+        assert torch.allclose(a, b, atol=1e-9)
+
+
+class _Copier(torch.nn.Module):
+    """A stand-in for a model that has learned to copy runs of `length` tokens: from position length-1 on it predicts,
+    sure of it, the token `length` positions back of the next one (what came there in the first copy); before that
+    it is uniform."""
+
+    def __init__(self, length):
+        super().__init__()
+        self.length, self.config = length, preset("nano", vocab_size=V)
+        self.dummy = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, idx):
+        logits = torch.zeros(*idx.shape, V)
+        copied = idx[:, :idx.size(1) - self.length + 1]  # position t predicts t+1, which repeats t+1-length
+        logits[:, self.length - 1:].scatter_(2, copied.unsqueeze(-1), 30.0)
+        return type("Out", (), {"logits": logits})
+
+
+def test_repeat_losses_tell_a_copying_model_from_one_that_cannot_copy():
+    import math
+    from prefix.experiment import repeat_losses
+    first, second = repeat_losses(_Copier(length=12), length=12)
+    assert first == pytest.approx(math.log(V), abs=1e-6) and second < 1e-6
+    first, second = repeat_losses(base_model(), length=12)  # untrained: no copying
+    assert abs(first - second) < 0.3
+
+
+def test_name_copy_rate_counts_outputs_that_contain_the_name(monkeypatch):
+    import prefix.experiment as experiment
+    from data.records import unseen_records
+    sources, names = zip(*unseen_records(10))
+    assert all(name in source and source.endswith("=>") for source, name in zip(sources, names))
+    monkeypatch.setattr(experiment, "generate_targets", lambda fn, enc, sources, **kw: [s + " is it" for s in sources])
+    rate, examples = experiment.name_copy_rate(base_model(), None, sources, names)
+    assert rate == 1.0 and [src for src, _ in examples] == list(sources)
+    outputs = ["It is a film."] * 7 + [f"{name} is it" for name in names[7:]]
+    monkeypatch.setattr(experiment, "generate_targets", lambda fn, enc, sources, **kw: outputs)
+    assert experiment.name_copy_rate(base_model(), None, sources, names)[0] == pytest.approx(0.3)
+
+
 def test_step_timing_side_by_side_changes_no_weight():
     from prefix.experiment import build_tuned, step_times_side_by_side
 

@@ -50,3 +50,15 @@ def test_record_tokens_end_every_record_with_eot():
     assert tokens[-1] == enc.eot_token
     docs = enc.decode(tokens.tolist()).split("<|endoftext|>")[:-1]
     assert docs == record_texts(len(docs), seed=0)
+
+
+def test_unseen_records_are_not_among_the_pretraining_records():
+    """Lesson 7 asks whether the base copies names it has never seen: those records must not be in lesson 4's text."""
+    from data.records import unseen_records
+    # lesson 4 (seed 0) draws chunks of 2,000 records with seeds 0, 1, 2, ... (record_tokens); 20 chunks cover it
+    trained = {text[:text.index("=>") + 2] for k in range(20) for text in record_texts(2000, seed=k)}
+    held_out = unseen_records(200)
+    assert len(held_out) == 200 and not trained & {source for source, _ in held_out}
+    people = {text[:text.index("]")] for text in trained if text.startswith("person[")}
+    new_people = [source[:source.index("]")] for source, _ in held_out if source.startswith("person[")]
+    assert new_people and sum(p in people for p in new_people) <= len(new_people) // 10  # names are made up anew

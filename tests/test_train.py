@@ -209,6 +209,9 @@ def test_load_model(tmp_path):
     assert not model.training and model.config.n_layer == 2
     saved = load_checkpoint(path)["model"]
     assert all(torch.equal(p, saved[name]) for name, p in model.named_parameters())
+    fused = load_model(path, attention="sdpa")  # the same weights with the other kernel
+    assert fused.config.attention == "sdpa" and all(block.attn.impl == "sdpa" for block in fused.blocks)
+    assert all(torch.equal(p, saved[name]) for name, p in fused.named_parameters())
     with pytest.raises(FileNotFoundError, match=r"python -m lessons.04_pretrain.*--quick"):
         load_model(tmp_path / "missing.pt")
 
