@@ -130,7 +130,7 @@ print(f"random tokens said twice: loss {first_copy:.2f} nats on the first copy, 
 #
 # Every method runs attention through torch's fused kernel (`--attention sdpa`, minigpt's switch). It computes
 # the same q·kᵀ/√d, mask, softmax and ·v as the explicit code of lesson 2 (tests/test_prefix.py checks that the
-# gradients agree), but never writes the (B, H, T, P+T) score matrix to memory: every step is faster.
+# gradients agree), but never writes the (B, H, T, P+T) score matrix to memory, and the lesson runs faster.
 
 # %%
 init_ids = enc.encode_ordinary(" Describe the restaurant: name, food, price, rating, area and what is near.")
@@ -163,8 +163,8 @@ for method in args.methods:
 # Prefix-tuning saves the weight gradients and their AdamW update, but still needs the whole forward pass and
 # the gradient through every layer (each layer has its prefix), so expect ~20-30% rather than ~60%.
 # How much depends on what else a step does: attention's softmax and mask work is the same for both methods,
-# and dilutes the saving. With `--attention explicit` (scores written out) the saving on this model drops from
-# about 25-27% to about 21-22%; try it.
+# and dilutes the saving. On the course machine it measured 21-30% from run to run, with either kernel
+# (`--attention explicit` tries the other): compare a few runs before you trust one number.
 
 # %%
 step_times = step_times_side_by_side(models, batches("train", 0), rounds=4 if args.quick else 20)
