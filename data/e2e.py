@@ -59,6 +59,16 @@ NEAR_NAMES = (
     "The Bridge", "Holiday Inn",
 )
 
+# Restaurant names that no split uses: for checking whether a model copies a name it has never seen
+# (lesson 7's copy check, data/course_base.py). Same rule as NAMES: no word that is also a slot value.
+UNSEEN_NAMES = (
+    "The Copper Kettle", "Saffron Lane", "The Red Lion", "Bellwether", "Marlowe's", "The Old Granary",
+    "Quayside Kitchen", "The Fox and Hound", "Nettlebed", "The Lamplighter", "Orchard Row", "Pemberton's",
+    "The Silver Birch", "Tamarind", "The Blue Door", "Hollybush", "The Salt House", "Juniper",
+    "The Brass Monkey", "Kingfisher", "The Stag", "Lavender Hill", "The Anchor", "Wheatsheaf",
+    "The Crooked Spire", "Mulberry", "The Tin Drum", "Foxglove", "The Old Vicarage", "Rosemary Lane",
+)
+
 # Number of slots per MR (name included): roughly the E2E distribution, mean ~5.3.
 N_SLOTS = (3, 4, 5, 6, 7, 8)
 N_SLOTS_WEIGHTS = (8, 18, 25, 26, 17, 6)

@@ -7,11 +7,15 @@ Run it from the repo root:
 
 It writes nothing. Exit code 0 when every check passes, 1 otherwise (INFO lines never fail).
 """
+import sys
+
+if not __package__ and "ipykernel" not in sys.modules:  # run as a file: the imports below would fail
+    sys.exit("run the lessons from the repository root, as modules: python -m lessons.00_check_env")
+
 import io
 import os
 import platform
 import re
-import sys
 from importlib import metadata
 from pathlib import Path
 

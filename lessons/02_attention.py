@@ -20,8 +20,12 @@ The code lives in minigpt/attention.py: scaled_dot_product_attention, causal_mas
 # intermediate, then check minigpt's functions give the same numbers.
 
 # %%
+import sys
+
+if not __package__ and "ipykernel" not in sys.modules:  # run as a file: the imports below would fail
+    sys.exit("run the lessons from the repository root, as modules: python -m lessons.02_attention")
+
 import math
-from pathlib import Path
 
 import matplotlib
 
@@ -33,11 +37,11 @@ import torch.nn.functional as F
 
 from minigpt import GPTConfig
 from minigpt.attention import CausalSelfAttention, causal_mask, scaled_dot_product_attention
-from minigpt.utils import lesson_parser, parse_lesson_args, run_dir, set_seed
+from minigpt.utils import lesson_output_dir, lesson_parser, parse_lesson_args, set_seed
 
-args = parse_lesson_args(lesson_parser(__doc__))
-out_dir = Path(args.out) if args.out else run_dir("02_attention")
-out_dir.mkdir(parents=True, exist_ok=True)
+parser = lesson_parser(__doc__)
+args = parse_lesson_args(parser)
+out_dir = lesson_output_dir(parser, args, "02_attention")
 gen = set_seed(args.seed)
 torch.set_printoptions(precision=3, sci_mode=False, linewidth=120)
 

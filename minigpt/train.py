@@ -34,8 +34,9 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from .checkpoint import (FORMAT, CheckpointError, capture_rng, check_model_config, load_checkpoint,
-                         load_trainable_state, model_config_dict, restore_rng, save_checkpoint, trainable_state)
+from .checkpoint import (FORMAT, CheckpointError, capture_rng, check_model_config, checkpoint_tensors, load_checkpoint,
+                         load_trainable_state, model_config_dict, restore_rng, save_checkpoint, tensor_checksum,
+                         trainable_state)
 
 DTYPES = ("fp32", "bf16", "auto")
 
@@ -95,6 +96,13 @@ class TrainConfig:
         d = asdict(self)
         d["betas"] = list(self.betas)
         return d
+
+
+def schedule(steps: int, warmup_div: int = 15, n_evals: int = 8, n_ckpts: int = 4) -> dict:
+    """Warmup (~1/warmup_div of the steps), loss-estimate and checkpoint intervals for a run of `steps` steps.
+    Always a valid TrainConfig, even for 1 step (then there is no warmup: nothing to blame on one)."""
+    return dict(steps=steps, warmup_steps=min(steps - 1, max(1, steps // warmup_div)),
+                eval_every=math.ceil(steps / n_evals), ckpt_every=steps // n_ckpts)
 
 
 def add_train_args(parser: argparse.ArgumentParser, **defaults) -> None:
@@ -435,8 +443,11 @@ def _train(model, get_batch, cfg, device, ckpt_path, resume, meta, progress) -> 
         ddp_model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     def checkpoint(step):
+        if not all(torch.isfinite(p).all() for p in params):  # never save (or report success with) broken weights
+            raise TrainingDiverged(f"the weights are not finite after step {step}: nothing was saved. "
+                                   f"{diverged_advice()}")
         if main and ckpt_path is not None:
-            save_checkpoint(ckpt_path, {
+            state = {
                 "format": FORMAT,
                 "model_config": model_config_dict(model),
                 "model": trainable_state(model),
@@ -447,7 +458,16 @@ def _train(model, get_batch, cfg, device, ckpt_path, resume, meta, progress) -> 
                 "rng": capture_rng(),
                 "data": {"next_step": step},
                 "meta": dict(meta or {}),
-            })
+            }
+            state["checksum"] = tensor_checksum(checkpoint_tensors(state))  # loading verifies it
+            save_checkpoint(ckpt_path, state)
+
+    def diverged_advice():
+        kept = (f"The last good checkpoint {ckpt_path} was kept (not overwritten). "
+                if ckpt_path is not None and ckpt_path.is_file() else "")
+        clip = "" if cfg.grad_clip else f", or clip the gradient (--grad-clip 1.0; it is off now)"
+        return (f"{kept}Try a smaller learning rate (--lr {cfg.lr / 3:.2g}; it is {cfg.lr:g} now) or a longer warmup "
+                f"(--warmup-steps {max(2 * cfg.warmup_steps, 10)}; it is {cfg.warmup_steps} now){clip}.")
 
     def evaluate(step):
         est = estimate_loss(ddp_model, get_batch, cfg, device)
@@ -480,13 +500,14 @@ def _train(model, get_batch, cfg, device, ckpt_path, resume, meta, progress) -> 
             # Each process's loss is the mean over its slice; with equal slices their mean is the global batch's.
             loss_value = mean_over_processes(loss.detach().float()).item()
             if not math.isfinite(loss_value):  # checked before any update: the weights stay the last good ones
-                kept = (f"The last good checkpoint {ckpt_path} was kept (not overwritten). "
-                        if ckpt_path is not None and ckpt_path.is_file() else "")
-                raise TrainingDiverged(
-                    f"the loss is {loss_value} at step {step} (lr {lr:.2e}): training diverged, so it stopped. "
-                    f"{kept}Try a smaller --lr, more --warmup-steps, or --grad-clip 1.0.")
+                raise TrainingDiverged(f"the loss is {loss_value} at step {step} (lr {lr:.2e}): training diverged, "
+                                       f"so it stopped. {diverged_advice()}")
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip or float("inf"))
+            if not math.isfinite(grad_norm.item()):  # a finite loss can still have a NaN gradient: no update then
+                raise TrainingDiverged(f"the gradient is {grad_norm.item()} at step {step} (lr {lr:.2e}, loss "
+                                       f"{loss_value:.4f}): training stopped before the update, so the weights are the "
+                                       f"last good ones. {diverged_advice()}")
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
 

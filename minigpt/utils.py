@@ -3,6 +3,7 @@ import argparse
 import os
 import random
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -76,14 +77,84 @@ def run_dir(name: str) -> Path:
     return path
 
 
-def lesson_parser(doc: str) -> argparse.ArgumentParser:
-    """The flags every lesson shares: --quick (a one-minute version), --seed, --device, --out."""
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1 (a bad value ends with argparse's one-line message, no traceback)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0, e.g. a learning rate."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"{value} must be a positive number, e.g. 1e-3")
+    return value
+
+
+def lesson_parser(doc: str, base: bool = False) -> argparse.ArgumentParser:
+    """The flags every lesson shares: --quick (a one-minute version), --seed, --device, --out;
+    base=True adds --ckpt, the pretrained model a lesson starts from (default: the course base)."""
     parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0] if doc else None)
+    if base:
+        parser.add_argument("--ckpt", default=None,
+                            help="the pretrained model (default: the course base, data/course_base/model.pt; "
+                                 "your own from lesson 04: runs/04_pretrain/model.pt)")
     parser.add_argument("--quick", action="store_true", help="a tiny version that runs in under a minute")
     parser.add_argument("--seed", type=int, default=1337, help="seed for every random number (default 1337)")
     parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best one found)")
-    parser.add_argument("--out", default=None, help="folder for plots and checkpoints (default runs/<lesson>)")
+    parser.add_argument("--out", default=None,
+                        help="folder for plots and checkpoints (default runs/<lesson>, runs/<lesson>_quick with --quick)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the model or prefix files an earlier run left in --out (otherwise refused)")
     return parser
+
+
+class OutputDirError(ValueError):
+    """--out cannot be used: it is a file, lies under a file, cannot be written, or holds a finished run."""
+
+
+def check_output_dir(out, writes=(), resume=False, overwrite=False, can_resume=False) -> Path:
+    """Create `out` and make sure the run can write its files there, BEFORE any work is done.
+
+    writes: the files the run will write that later lessons read (a model, prefix files). If one is there already,
+    the run is refused unless it resumes it or overwrite=True: a finished model is never replaced silently.
+    """
+    out = Path(out)
+    for folder in (out, *out.parents):
+        if folder.exists() and not folder.is_dir():
+            where = "is a file" if folder == out else f"lies under {folder}, which is a file"
+            raise OutputDirError(f"--out {out} {where}; give a folder (it is created if missing).")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
+            pass
+    except OSError as e:
+        raise OutputDirError(f"--out {out} cannot be written ({e.strerror or e}); choose a folder you can write to.") from None
+    existing = [out / name for name in writes if (out / name).exists()]
+    if existing and not (resume or overwrite):
+        ways = ("--resume to continue that run, " if can_resume else "") + "--overwrite to start again and replace it"
+        raise OutputDirError(f"{existing[0]} holds the result of an earlier run; nothing was changed. Use {ways}, "
+                             f"or --out DIR to write somewhere else.")
+    return out
+
+
+def lesson_output_dir(parser, args, lesson: str, writes=(), can_resume=False) -> Path:
+    """The lesson's output folder (--out, or runs/<lesson>[_quick]), checked by check_output_dir; a problem ends the
+    lesson with a one-line message (parser.error), before any work."""
+    out = Path(args.out) if args.out else RUNS_DIR / (lesson + ("_quick" if getattr(args, "quick", False) else ""))
+    try:
+        return check_output_dir(out, writes, resume=getattr(args, "resume", False),
+                                overwrite=getattr(args, "overwrite", False), can_resume=can_resume)
+    except OutputDirError as e:
+        parser.error(str(e))
 
 
 def parse_lesson_args(parser: argparse.ArgumentParser) -> argparse.Namespace:

@@ -14,20 +14,41 @@ import torch.nn.functional as F
 from minigpt.generate import generate
 from minigpt.train import TrainConfig, train
 from minigpt.utils import race
-from data.e2e import slot_surface_forms
+from data.e2e import SLOT_ORDER, UNSEEN_NAMES, load_e2e, slot_surface_forms
 
 from .freeze import count_params
-from .metrics import corpus_bleu, rouge_l, slot_error_rate
+from .metrics import corpus_bleu, rouge_l, slot_error_by_key, slot_error_rate
 from .prefix_tuning import PrefixTuning
 from .prompt_tuning import PromptTuning
 from .tasks import generate_targets
 from .tuned import PrefixedGPT
 
 METHODS = ("prefix", "prompt", "finetune")
+INITS = ("example", "task", "random")
+# The paper's real-word init: the keys/values the frozen model gives words that describe the task.
+TASK_WORDS = " Describe the restaurant: name, food, price, rating, area and what is near."
 
 
-def build_tuned(base, method, prefix_len=10, reparam="mlp", hidden=512, dropout=0.0, init_ids=None, init_steps=300):
-    """-> a module whose forward(idx, targets, attention_mask) trains only what `method` trains."""
+def init_token_ids(enc, init, example=None):
+    """The tokens whose keys/values start a prefix: init "task" (task words), "example" (a real training example,
+    source plus target and <|endoftext|>: the paper's real-word init taken to a whole demonstration) or "random"
+    (None). A prefix takes their last P tokens (prefix_tuning.PrefixTuning.init_from_tokens)."""
+    if init not in INITS:
+        raise ValueError(f"init={init!r}: choose one of {INITS}.")
+    if init == "random":
+        return None
+    if init == "task":
+        return enc.encode_ordinary(TASK_WORDS)
+    if example is None:
+        raise ValueError('init="example" needs an example: a (source, target) pair from the training set.')
+    source, target = example
+    return enc.encode_ordinary(f"{source} {target}") + [enc.eot_token]
+
+
+def build_tuned(base, method, prefix_len=10, reparam="mlp", hidden=512, dropout=0.0, init_ids=None, init_steps=300,
+                positions="from_zero"):
+    """-> a module whose forward(idx, targets, attention_mask) trains only what `method` trains.
+    positions: where a prefix numbers the real tokens (prefix.prefix_tuning.POSITIONS)."""
     device = next(base.parameters()).device
     if method == "finetune":
         model = copy.deepcopy(base)  # the base itself stays untouched for the other methods
@@ -35,9 +56,10 @@ def build_tuned(base, method, prefix_len=10, reparam="mlp", hidden=512, dropout=
             p.requires_grad_(True)
         return model.train()
     if method == "prefix":
-        prefix = PrefixTuning(base.config, prefix_len, reparam=reparam, hidden=hidden, dropout=dropout)
+        prefix = PrefixTuning(base.config, prefix_len, reparam=reparam, hidden=hidden, dropout=dropout,
+                              positions=positions)
     elif method == "prompt":
-        prefix = PromptTuning(base.config, prefix_len)
+        prefix = PromptTuning(base.config, prefix_len, positions=positions)
     else:
         raise ValueError(f"unknown method {method!r}; choose one of {METHODS}.")
     prefix = prefix.to(device)
@@ -120,8 +142,15 @@ def evaluate_e2e(model, enc, rows, device="cpu", max_new_tokens=64, batch_size=6
         "bleu": corpus_bleu(outputs, refs),
         "rouge_l": rouge_l(outputs, refs),
         "slot_error": slot_error_rate(outputs, [slot_surface_forms(r["mr"]) for r in rows]),
+        "slot_error_by_key": slot_error_by_key(outputs, [ordered_mr(r["mr"]) for r in rows],
+                                               [slot_surface_forms(r["mr"]) for r in rows]),
         "outputs": outputs,
     }
+
+
+def ordered_mr(mr):
+    """The MR's keys in the order slot_surface_forms gives their forms (data.e2e.SLOT_ORDER)."""
+    return {k: mr[k] for k in SLOT_ORDER if k in mr}
 
 
 @torch.no_grad()
@@ -149,10 +178,22 @@ def name_copy_rate(model, enc, sources, names, device="cpu"):
     """-> (share of sources whose greedy continuation contains its name, [(source, output), ...]).
 
     The names are ones the output can only get right by reading its source: made-up names and titles
-    (data.records.unseen_records), or restaurant names after a key the model never saw (the E2E task).
+    (data.web.unseen_web_records), or restaurant names after keys the model never saw (restaurant_copy_sources).
     """
     outputs = generate_targets(generate_fn(model), enc, sources, max_new_tokens=24, device=device)
     return sum(name in out for name, out in zip(names, outputs)) / len(sources), list(zip(sources, outputs))
+
+
+def restaurant_copy_sources(n, new_names=False, split="val"):
+    """-> (sources, names): n restaurant inputs of the table-to-text task, for a zero-shot copy check.
+
+    new_names=True puts a restaurant name that no split uses (data.e2e.UNSEEN_NAMES) in place of each row's name:
+    a model that gets those right reads the name from its input; it cannot have remembered it.
+    """
+    rows = load_e2e(split)[:n]
+    names = [UNSEEN_NAMES[i % len(UNSEEN_NAMES)] if new_names else r["mr"]["name"] for i, r in enumerate(rows)]
+    sources = [r["source"].replace(f"name[{r['mr']['name']}]", f"name[{name}]", 1) for r, name in zip(rows, names)]
+    return sources, names
 
 
 def param_summary(model, base):
@@ -164,7 +205,8 @@ def param_summary(model, base):
 
 
 def run_method(base, enc, method, batches, test_rows, steps, lr, batch_size=16, prefix_len=10, reparam="mlp",
-               init_ids=None, seed=0, eval_every=None, eval_batches=10, device="cpu", progress=True, measure=True):
+               init_ids=None, seed=0, eval_every=None, eval_batches=10, device="cpu", progress=True, measure=True,
+               hidden=512, dtype="fp32", positions="from_zero"):
     """Build, measure, train and score one method on table-to-text. Returns (model, result dict, history).
 
     Every method gets the same loop, batches and step budget; only the learning rate differs (sweep it).
@@ -172,13 +214,13 @@ def run_method(base, enc, method, batches, test_rows, steps, lr, batch_size=16, 
     still takes attention). measure=False skips step_memory (memory_bytes is then None).
     """
     torch.manual_seed(seed)
-    model = build_tuned(base, method, prefix_len=prefix_len, reparam=reparam,
-                        init_ids=None if method == "finetune" else init_ids)
+    model = build_tuned(base, method, prefix_len=prefix_len, reparam=reparam, hidden=hidden,
+                        init_ids=None if method == "finetune" else init_ids, positions=positions)
     params = param_summary(model, base)
     memory = step_memory(model, batches("train", 0)) if measure else None
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=max(1, steps // 20),
                       weight_decay=0.1 if method == "finetune" else 0.0, eval_every=eval_every or max(1, steps // 5),
-                      eval_batches=eval_batches, seed=seed)
+                      eval_batches=eval_batches, seed=seed, dtype=dtype)
     history = train(model, batches, cfg, progress=progress)
     scores = evaluate_e2e(model, enc, test_rows, device=device)
     result = {"method": method, **params, "memory_bytes": memory,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from minigpt.checkpoint import save_checkpoint  # atomic: temp file, then os.replace
+from minigpt.checkpoint import CheckpointError, read_file, save_checkpoint, tensor_checksum  # atomic writes
 from minigpt.config import GPTConfig
 
 from .prefix_tuning import PrefixTuning
@@ -48,6 +48,8 @@ def save_prefix(prefix, base, path, meta=None):
         "base_config": base.config.to_dict(),
         "base_fingerprint": fingerprint(base),
         "meta": dict(meta or {}),
+        "positions": prefix.positions,  # where the real tokens are numbered (prefix_tuning.POSITIONS)
+        "checksum": tensor_checksum({"table": table}),  # load_prefix verifies it: a flipped byte is found
     })
     return os.path.getsize(path)
 
@@ -62,16 +64,18 @@ def load_prefix(path, base):
     if not path.exists():
         raise FileNotFoundError(f"no prefix file at {path}; train one first (python -m lessons.07_prefix_tune).")
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated file, a pickle of something else, ...
-        raise PrefixFileError(f"{path} could not be read as a prefix file ({type(e).__name__}); it may be corrupt: "
-                              f"save it again.") from None
+        blob = read_file(path, "prefix file", remedy="Save it again (train the prefix again).")
+    except CheckpointError as e:  # damaged, or holds Python objects (refused for safety)
+        raise PrefixFileError(str(e)) from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise PrefixFileError(f"{path} is not a prefix file (expected format {FORMAT!r}); "
                               f"model checkpoints load with minigpt.checkpoint.load_model instead.")
     missing = [k for k in _KEYS if k not in blob]
     if missing:
         raise PrefixFileError(f"{path} is an incomplete prefix file (no {', '.join(missing)}); save it again.")
+    if "checksum" in blob and tensor_checksum({"table": blob["table"]}) != blob["checksum"]:  # older files have none
+        raise PrefixFileError(f"{path}: its table does not match the checksum recorded when it was saved, so the file "
+                              f"was changed or damaged afterwards. Do not use it: train and save the prefix again.")
     try:
         config = GPTConfig.from_dict(blob["base_config"])
     except (TypeError, ValueError) as e:
@@ -80,11 +84,12 @@ def load_prefix(path, base):
         raise WrongBaseError(f"{path} was trained for another base model (fingerprint {blob['base_fingerprint']}, "
                              f"this base is {fingerprint(base)}). A prefix only works on the exact weights it was "
                              f"trained with: load the base checkpoint it was made for, or train a new prefix on this one.")
+    positions = blob.get("positions", "from_zero")  # files written before the choice existed: minigpt's rule
     if blob["method"] == "prefix":
-        prefix = PrefixTuning(config, blob["prefix_len"], reparam="table")
+        prefix = PrefixTuning(config, blob["prefix_len"], reparam="table", positions=positions)
         prefix.table.data.copy_(blob["table"])
     elif blob["method"] == "prompt":
-        prefix = PromptTuning(config, blob["prefix_len"])
+        prefix = PromptTuning(config, blob["prefix_len"], positions=positions)
         prefix.embeddings.data.copy_(blob["table"])
     else:
         raise PrefixFileError(f"{path}: unknown method {blob['method']!r}; expected 'prefix' or 'prompt'.")

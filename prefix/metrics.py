@@ -252,3 +252,16 @@ def slot_error_rate(outputs: Sequence[str], surface_forms_per_example: Sequence[
         words = _words(out)  # tokenise once per output, not once per slot
         missing += sum(not _mentions(words, forms) for forms in slots)
     return missing / n_slots
+
+
+def slot_error_by_key(outputs: Sequence[str], mrs: Sequence[dict], surface_forms_per_example) -> dict:
+    """{key: fraction of the inputs that have `key` whose output does not mention its value}: which attributes a
+    method fails to state (slot_error_rate is the same count over all keys together)."""
+    _check_pairs(outputs, surface_forms_per_example)
+    missed, seen = {}, {}
+    for out, mr, slots in zip(outputs, mrs, surface_forms_per_example):
+        words = _words(out)
+        for key, forms in zip([k for k in mr], slots):
+            seen[key] = seen.get(key, 0) + 1
+            missed[key] = missed.get(key, 0) + (not _mentions(words, forms))
+    return {key: missed[key] / seen[key] for key in seen}

@@ -10,6 +10,21 @@ we keep only the table it computes, P x (n_layer·2·n_embd) numbers.
 import torch
 import torch.nn as nn
 
+# Where the real tokens are numbered, a choice every prefix makes (and its file records):
+#   "from_zero"     minigpt's rule: the P slots carry no position, real tokens are 0, 1, 2, ... (the model keeps its
+#                   whole block_size for real tokens)
+#   "after_prefix"  PEFT's rule (and the paper's code): the prefix takes positions 0..P-1, as a real context would,
+#                   and real tokens are P, P+1, ... A model pretrained with learned absolute positions never saw a
+#                   token at position 0 with keys before it, so for it this rule is the in-distribution one.
+POSITIONS = ("from_zero", "after_prefix")
+
+
+def check_positions(positions):
+    if positions not in POSITIONS:
+        raise ValueError(f"positions={positions!r}: use 'from_zero' (real tokens numbered from 0) or 'after_prefix' "
+                         f"(the prefix takes positions 0..P-1, as in PEFT).")
+    return positions
+
 
 def table_to_slots(table, config, batch_size):
     """(P, n_layer·2·n_embd) table -> per layer (k, v), each (B, H, P, D), expanded over the batch (no copy)."""
@@ -34,8 +49,9 @@ class PrefixTuning(nn.Module):
 
     method = "prefix"
 
-    def __init__(self, config, prefix_len=10, reparam="mlp", hidden=512, dropout=0.0):
+    def __init__(self, config, prefix_len=10, reparam="mlp", hidden=512, dropout=0.0, positions="from_zero"):
         super().__init__()
+        self.positions = check_positions(positions)
         if prefix_len < 1:
             raise ValueError(f"prefix_len={prefix_len} must be >= 1 (no prefix at all is just the base model).")
         if reparam not in ("mlp", "table"):
@@ -59,11 +75,15 @@ class PrefixTuning(nn.Module):
         table = self.dropout(self.compute_table())
         return table_to_slots(table, self.config, batch_size)
 
+    def position_offset(self):
+        """The position of the first real token: 0, or P when the prefix takes positions 0..P-1."""
+        return self.prefix_len if self.positions == "after_prefix" else 0
+
     @torch.no_grad()
     def folded(self):
         """A table-only copy: the MLP's output, computed once. Same slots, a fraction of the parameters."""
         table = self.compute_table()
-        out = PrefixTuning(self.config, self.prefix_len, reparam="table", dropout=self.dropout.p)
+        out = PrefixTuning(self.config, self.prefix_len, reparam="table", dropout=self.dropout.p, positions=self.positions)
         out = out.to(device=table.device, dtype=table.dtype)
         out.table.copy_(table)
         return out.train(self.training)
@@ -71,9 +91,11 @@ class PrefixTuning(nn.Module):
     def init_from_tokens(self, base, token_ids, steps=300, lr=1e-3, verbose=False):
         """Start from the keys/values the frozen model gives the last P tokens of a real text.
 
-        token_ids: 1-D list/tensor of at least P tokens (e.g. the task name). With the MLP, its output is fitted
-        to those keys/values by a few hundred Adam steps on the mean squared error (as the paper's code does).
-        Returns the final fitting error (0.0 for a table).
+        token_ids: 1-D list/tensor of at least P tokens (e.g. the task name). "from_zero": the keys/values of those
+        tokens read in the context of the whole text. "after_prefix": of the last P tokens read alone from position
+        0, so the prefix is exactly the KV cache of a real P-token text, and real tokens continue at position P.
+        With the MLP, its output is fitted to those keys/values by a few hundred Adam steps on the mean squared
+        error (as the paper's code does). Returns the final fitting error (0.0 for a table).
         """
         ids = torch.as_tensor(token_ids, dtype=torch.long).flatten()
         if ids.numel() < self.prefix_len:
@@ -82,8 +104,9 @@ class PrefixTuning(nn.Module):
         device = next(base.parameters()).device
         was_training = base.training
         base.eval()
+        context = ids[-self.prefix_len:] if self.positions == "after_prefix" else ids[-base.config.block_size:]
         with torch.no_grad():
-            kv = base(ids[-base.config.block_size:].to(device)[None]).kv  # per layer (1, H, T, D)
+            kv = base(context.to(device)[None]).kv  # per layer (1, H, T, D)
         base.train(was_training)
         target = slots_to_table([(k[:, :, -self.prefix_len:], v[:, :, -self.prefix_len:]) for k, v in kv])
         if self.reparam == "table":

@@ -9,21 +9,31 @@ P input vectors; the keys/values in every layer are whatever the frozen model ma
 import torch
 import torch.nn as nn
 
+from .prefix_tuning import check_positions
+
 
 class PromptTuning(nn.Module):
     method = "prompt"
 
-    def __init__(self, config, prefix_len=10, init_std=0.02):
+    def __init__(self, config, prefix_len=10, init_std=0.02, positions="from_zero"):
         super().__init__()
+        self.positions = check_positions(positions)
         if prefix_len < 1:
             raise ValueError(f"prefix_len={prefix_len} must be >= 1.")
         self.config, self.prefix_len = config, prefix_len
         self.embeddings = nn.Parameter(torch.randn(prefix_len, config.n_embd) * init_std)  # (P, C)
 
     def slots(self, base, batch_size=1):
-        """Run the frozen blocks over the soft tokens (no position: slots carry none) -> per layer (k, v) (B, H, P, D)."""
-        _, kv = base.run_blocks(self.embeddings[None])  # (1, P, C) in, per layer (1, H, P, D) out
+        """Run the frozen blocks over the soft tokens -> per layer (k, v) (B, H, P, D). "from_zero": the soft tokens
+        carry no position; "after_prefix": they sit at positions 0..P-1, exactly soft tokens at the input."""
+        x = self.embeddings[None]  # (1, P, C)
+        if self.positions == "after_prefix":
+            x = x + base.wpe.weight[:self.prefix_len]
+        _, kv = base.run_blocks(x)  # per layer (1, H, P, D)
         return [(k.expand(batch_size, -1, -1, -1), v.expand(batch_size, -1, -1, -1)) for k, v in kv]
+
+    def position_offset(self):
+        return self.prefix_len if self.positions == "after_prefix" else 0
 
     def compute_table(self):
         return self.embeddings

@@ -44,12 +44,14 @@ class PrefixedGPT(nn.Module):
         return self.prefix.slots(self.base, batch_size)
 
     def forward(self, idx, targets=None, attention_mask=None):
-        return self.base(idx, targets, attention_mask, slots=self.slots(idx.size(0)))
+        return self.base(idx, targets, attention_mask, slots=self.slots(idx.size(0)),
+                         pos_offset=self.prefix.position_offset())
 
     @torch.no_grad()
     def generate(self, idx, max_new_tokens, **kwargs):
         """minigpt.generate with the prefix as the first entries of the KV cache (the stored prefix is never written)."""
-        return generate(self.base, idx, max_new_tokens, slots=self.slots(idx.size(0)), **kwargs)
+        return generate(self.base, idx, max_new_tokens, slots=self.slots(idx.size(0)),
+                        pos_offset=self.prefix.position_offset(), **kwargs)
 
 
 class MultiPrefixGPT(nn.Module):
@@ -64,6 +66,11 @@ class MultiPrefixGPT(nn.Module):
         self.base = base
         freeze(self.base)
         self.prefixes = nn.ModuleDict(prefixes)
+        offsets = {name: p.position_offset() for name, p in prefixes.items()}
+        if len(set(offsets.values())) > 1:
+            raise ValueError(f"these prefixes number the real tokens differently ({offsets}: the position of the first "
+                             f"real token); one batch needs one rule: train them with the same positions and P.")
+        self.pos_offset = next(iter(offsets.values()), 0)
 
     def slots(self, tasks):
         unknown = sorted(set(tasks) - set(self.prefixes))
@@ -79,9 +86,9 @@ class MultiPrefixGPT(nn.Module):
     @torch.no_grad()
     def forward(self, idx, tasks, targets=None, attention_mask=None):
         self._check(idx, tasks)
-        return self.base(idx, targets, attention_mask, slots=self.slots(tasks))
+        return self.base(idx, targets, attention_mask, slots=self.slots(tasks), pos_offset=self.pos_offset)
 
     @torch.no_grad()
     def generate(self, idx, tasks, max_new_tokens, **kwargs):
         self._check(idx, tasks)
-        return generate(self.base, idx, max_new_tokens, slots=self.slots(tasks), **kwargs)
+        return generate(self.base, idx, max_new_tokens, slots=self.slots(tasks), pos_offset=self.pos_offset, **kwargs)

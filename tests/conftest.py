@@ -16,6 +16,11 @@ torch.set_num_threads(1)
 LESSON_ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "lessons: runs a lesson end to end in a subprocess (slow); "
+                                       "`pytest -m 'not lessons'` is the quick inner loop")
+
+
 def run_lesson(module, *args, timeout=900):
     """Run `python -m module args...` from the repo root; fail with its output if it exits non-zero."""
     result = subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=REPO_ROOT, env=LESSON_ENV,

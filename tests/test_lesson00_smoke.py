@@ -1,8 +1,11 @@
 """Lesson 0, the environment check: passes in this venv, and a FAIL comes with its fix and exit code 1."""
+import pytest
 import importlib
 import subprocess
 import sys
 from pathlib import Path
+
+pytestmark = pytest.mark.lessons
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 check_env = importlib.import_module("lessons.00_check_env")  # main() only runs under __main__

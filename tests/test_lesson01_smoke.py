@@ -1,7 +1,10 @@
 """Lesson 1 runs end to end in --quick mode and writes its plots."""
+import pytest
 import subprocess
 import sys
 from pathlib import Path
+
+pytestmark = pytest.mark.lessons
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,5 +1,9 @@
 """Lesson 9 end to end in its --quick form, on a --quick lesson 4 model: it runs and draws its three plots."""
+import pytest
+
 from .conftest import run_lesson
+
+pytestmark = pytest.mark.lessons
 
 
 def test_lesson09_quick(pretrained_ckpt, tmp_path):

@@ -7,6 +7,8 @@ import pytest
 
 from .conftest import REPO_ROOT, LESSON_ENV as ENV, assert_pngs, run_lesson
 
+pytestmark = pytest.mark.lessons
+
 
 def test_lesson02_quick(tmp_path):
     stdout = run_lesson("lessons.02_attention", "--quick", "--out", str(tmp_path))
@@ -32,7 +34,7 @@ def test_missing_checkpoint_says_how_to_make_it(tmp_path, lesson):
                              "--ckpt", str(tmp_path / "nothing.pt")],
                             cwd=REPO_ROOT, env=ENV, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
-    assert "python -m lessons.04_pretrain" in result.stderr
+    assert "python -m lessons.04_pretrain" in result.stderr and "leave --ckpt out" in result.stderr
     assert "Traceback" not in result.stderr  # a message, not a stack trace
 
 

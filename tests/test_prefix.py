@@ -288,7 +288,7 @@ def test_loading_onto_another_base_or_a_wrong_file_is_a_clear_error(tmp_path):
     with pytest.raises(PrefixFileError, match="incomplete prefix file .no base_fingerprint"):
         load_prefix(tmp_path / "incomplete.pt", base)
     (tmp_path / "broken.pt").write_bytes(b"not a zip at all")
-    with pytest.raises(PrefixFileError, match="could not be read"):
+    with pytest.raises(PrefixFileError, match="could not read prefix file .* damaged or incomplete"):
         load_prefix(tmp_path / "broken.pt", base)
     # a damaged file is never mistaken for a prefix of another base, and the other way round
     assert not issubclass(PrefixFileError, WrongBaseError) and not issubclass(WrongBaseError, PrefixFileError)
@@ -356,8 +356,8 @@ def test_repeat_losses_tell_a_copying_model_from_one_that_cannot_copy():
 
 def test_name_copy_rate_counts_outputs_that_contain_the_name(monkeypatch):
     import prefix.experiment as experiment
-    from data.records import unseen_records
-    sources, names = zip(*unseen_records(10))
+    from data.web import unseen_web_records
+    sources, names = zip(*unseen_web_records(10))
     assert all(name in source and source.endswith("=>") for source, name in zip(sources, names))
     monkeypatch.setattr(experiment, "generate_targets", lambda fn, enc, sources, **kw: [s + " is it" for s in sources])
     rate, examples = experiment.name_copy_rate(base_model(), None, sources, names)
@@ -379,3 +379,81 @@ def test_step_timing_side_by_side_changes_no_weight():
     assert set(times) == {"prefix", "finetune"} and all(t > 0 for t in times.values())
     for m, model in models.items():  # lr 0: the work of a step without its effect
         assert all(torch.equal(a, b) for a, b in zip(before[m], model.parameters()))
+
+
+# -- where the real tokens are numbered: from 0 (minigpt) or after the prefix (PEFT) --------------------------------
+
+def test_an_after_prefix_prefix_is_exactly_the_kv_cache_of_a_real_text():
+    """Initialized from a P-token text, an "after_prefix" prefix gives the logits of that text put before the input."""
+    base = base_model()
+    text, x = tokens(1, 4, seed=7), tokens(2, 6, seed=8)
+    prefix = PrefixTuning(base.config, 4, reparam="table", positions="after_prefix").double()
+    prefix.init_from_tokens(base, text[0])
+    via_prefix = PrefixedGPT(base, prefix)(x).logits
+    via_input = base(torch.cat([text.expand(2, -1), x], dim=1)).logits[:, 4:]
+    assert torch.allclose(via_prefix, via_input, atol=1e-10)
+    from_zero = PrefixTuning(base.config, 4, reparam="table").double()
+    from_zero.init_from_tokens(base, text[0])  # the same keys/values, but the real tokens start at position 0
+    assert not torch.allclose(PrefixedGPT(base, from_zero)(x).logits, via_input, atol=1e-3)
+
+
+def test_after_prefix_prompt_tuning_equals_soft_tokens_at_the_input_with_positions():
+    base = base_model()
+    torch.manual_seed(3)
+    prompt = PromptTuning(base.config, 3, positions="after_prefix").double()
+    with torch.no_grad():
+        prompt.embeddings.mul_(50)
+    x = tokens(2, 7)
+    soft = prompt.embeddings[None].expand(2, -1, -1) + base.wpe.weight[:3]
+    h, _ = base.run_blocks(torch.cat([soft, base.embed(x, pos_offset=3)], dim=1))
+    assert torch.allclose(PrefixedGPT(base, prompt)(x).logits, base.lm_head(h)[:, 3:], atol=1e-10)
+
+
+@pytest.mark.parametrize("method", ["prefix", "prompt"])
+def test_after_prefix_generation_with_cache_equals_full_recomputation(method):
+    base = base_model()
+    prefix = (trained_prefix(base) if method == "prefix" else PromptTuning(base.config, 4).double())
+    prefix.positions = "after_prefix"
+    model = PrefixedGPT(base, prefix)
+    room = base.config.block_size - 4  # the prefix takes positions 0..3
+    prompt = tokens(2, 5)
+    n_new = room + 5  # past the real tokens' room too
+    cached = model.generate(prompt, n_new, temperature=0)
+    seq = prompt
+    for _ in range(n_new):
+        logits = model(seq[:, -room:]).logits[:, -1]
+        seq = torch.cat([seq, logits.argmax(-1, keepdim=True)], 1)
+    assert torch.equal(cached, seq)
+    with pytest.raises(ValueError, match=f"at most {room} after the 4 positions its prefix takes"):
+        model.generate(tokens(1, room + 1), 1)
+
+
+def test_after_prefix_mixed_batch_equals_each_row_alone_and_rules_do_not_mix():
+    base = base_model()
+    prefixes = {"a": trained_prefix(base, seed=1), "b": trained_prefix(base, seed=2, reparam="table"),
+                "c": PromptTuning(base.config, 4).double()}
+    for p in prefixes.values():
+        p.positions = "after_prefix"
+    server = MultiPrefixGPT(base, prefixes)
+    rows = [tokens(1, 5, seed=1)[0], tokens(1, 9, seed=2)[0], tokens(1, 7, seed=3)[0]]
+    tasks = ["a", "b", "c"]
+    x, _, mask = pad_rows([(r.tolist(), r.tolist()) for r in rows], pad_id=0)
+    mixed = server(x, tasks, attention_mask=mask).logits
+    for i, (r, t) in enumerate(zip(rows, tasks)):
+        assert torch.allclose(mixed[i, :len(r)], PrefixedGPT(base, prefixes[t])(r[None]).logits[0], atol=1e-10)
+    with pytest.raises(ValueError, match="number the real tokens differently"):
+        MultiPrefixGPT(base, {"a": prefixes["a"], "z": trained_prefix(base, seed=3)})  # from_zero, same P
+
+
+def test_the_positions_rule_is_saved_and_old_files_load_as_from_zero(tmp_path):
+    base = base_model()
+    prefix = trained_prefix(base)
+    prefix.positions = "after_prefix"
+    save_prefix(prefix, base, tmp_path / "p.pt")
+    assert load_prefix(tmp_path / "p.pt", base).positions == "after_prefix"
+    blob = torch.load(tmp_path / "p.pt", weights_only=True)
+    del blob["positions"], blob["checksum"]  # a file written before either existed
+    torch.save(blob, tmp_path / "old.pt")
+    assert load_prefix(tmp_path / "old.pt", base).positions == "from_zero"
+    with pytest.raises(ValueError, match="positions='middle'"):
+        PrefixTuning(base.config, 4, positions="middle")

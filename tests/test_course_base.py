@@ -1,0 +1,64 @@
+"""The course base shipped in data/course_base/: it loads, it is the model its provenance describes, and it copies.
+
+CI never pretrains it (that takes 1-2 hours: python -m data.course_base); these checks take a few seconds."""
+import json
+
+import pytest
+import torch
+
+from data.course_base import copy_checks, val_losses
+from minigpt.checkpoint import (COURSE_BASE_PATH, CheckpointError, course_base_provenance, describe_base, load_model)
+from minigpt.tokenizer import encoding_fingerprint, load_tokenizer
+from prefix.io import fingerprint
+
+PROVENANCE = course_base_provenance()
+
+
+@pytest.fixture(scope="module")
+def base():
+    return load_model(COURSE_BASE_PATH)  # verifies the checksum of its tensors
+
+
+def test_it_is_small_16_bit_and_has_its_provenance():
+    assert COURSE_BASE_PATH.stat().st_size < 8 * 2**20
+    blob = torch.load(COURSE_BASE_PATH, weights_only=True)
+    assert blob["format"] == "minigpt-weights-v1" and {t.dtype for t in blob["model"].values()} == {torch.bfloat16}
+    for key in ("command", "commit", "config", "tokenizer_fingerprint", "tokens_seen", "steps", "final_train_loss",
+                "final_val_loss", "copy_checks", "curve", "fingerprint", "val_slice_losses"):
+        assert key in PROVENANCE, key
+    assert PROVENANCE["tokens_seen"] >= 1e7 and PROVENANCE["command"].startswith("python -m data.course_base")
+    assert "course base" in describe_base() and PROVENANCE["command"] in describe_base()
+
+
+def test_it_loads_and_matches_its_recorded_fingerprint(base):
+    assert base.config.to_dict() == PROVENANCE["config"]
+    assert fingerprint(base) == PROVENANCE["fingerprint"]
+    assert encoding_fingerprint(load_tokenizer()) == PROVENANCE["tokenizer_fingerprint"]
+
+
+def test_its_loss_on_the_fixed_validation_slice_matches_its_provenance(base):
+    losses = val_losses(base, load_tokenizer())
+    for split, recorded in PROVENANCE["val_slice_losses"].items():
+        assert losses[split] == pytest.approx(recorded, abs=2e-3), split
+
+
+def test_it_copies_restaurant_names_zero_shot_at_about_the_recorded_rate(base):
+    checks = copy_checks(base, load_tokenizer(), n=60)
+    recorded = PROVENANCE["copy_checks"]
+    for key in ("web_records", "restaurants_known_names", "restaurants_new_names"):
+        assert abs(checks[key] - recorded[key]) <= 0.07, (key, checks[key], recorded[key])
+    assert checks["restaurants_known_names"] >= 0.8
+    assert checks["repeat_second"] < checks["repeat_first"] - 0.5  # some general copying: the 2nd copy is easier
+
+
+def test_a_damaged_course_base_gives_a_clear_error(tmp_path):
+    copy = tmp_path / "model.pt"
+    blob = torch.load(COURSE_BASE_PATH, weights_only=True)
+    blob["model"]["wte.weight"][0, 0] += 1  # one changed number
+    torch.save(blob, copy)
+    with pytest.raises(CheckpointError, match="do not match the checksum"):
+        load_model(copy)
+    (tmp_path / "provenance.json").write_text(json.dumps(PROVENANCE))
+    copy.write_bytes(COURSE_BASE_PATH.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="damaged or incomplete"):
+        load_model(copy)

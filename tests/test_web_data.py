@@ -1,0 +1,107 @@
+"""Tests for the generated web of pretraining text (data/web.py): seeded, every value stated, names too many to
+remember, shared keys, several formats, and the restaurant task held out."""
+import random
+import re
+
+from data import e2e
+from data.web import (DOMAINS, E2E_ONLY_KEYS, RESTAURANT_WORDS, SHARED_KEYS, describe, format_source, real_words, sample_record,
+                      thing_name, unseen_web_records, web_texts, web_tokens)
+from minigpt.tokenizer import load_tokenizer
+
+
+def test_same_seed_same_texts_other_seed_other_texts():
+    assert web_texts(50, seed=3) == web_texts(50, seed=3)
+    assert web_texts(50, seed=3) != web_texts(50, seed=4)
+
+
+def test_every_value_is_copied_into_the_description():
+    rng = random.Random(0)
+    for _ in range(500):
+        domain, record = sample_record(rng)
+        text = describe(domain, record, rng)
+        assert text.startswith(record["name"])
+        for value in record.values():
+            assert value in text, (record, text)
+
+
+def test_keys_are_shared_across_domains_and_the_subject_is_always_name():
+    for domain in DOMAINS:
+        assert "name" not in DOMAINS[domain]  # the subject is added by sample_record, always as `name`
+    for key in SHARED_KEYS[1:]:
+        assert sum(key in keys for keys in DOMAINS.values()) >= 3, key
+    rng = random.Random(1)
+    assert all(next(iter(sample_record(rng)[1])) == "name" for _ in range(50))
+
+
+def test_three_source_formats_questions_and_lists_all_occur():
+    texts = web_texts(3000, seed=0)
+    assert any(re.match(r"^\w+\[[^\]]+\]( \| [\w ]+\[[^\]]+\])* => ", t) for t in texts)
+    assert any(re.match(r"^\w+: [^;]+(; \w+: [^;]+)* -- ", t) for t in texts)
+    assert any(re.match(r"^\w+ = .+\n", t) for t in texts)
+    assert any(" Q: what is the " in t and " A: " in t for t in texts)
+    lists = [t for t in texts if re.match(r"^(list|items|names|words): ", t)]
+    assert lists
+    for t in lists:  # the same items, said twice
+        first, second = re.match(r"^\w+: (.*)\. [\w ]+: (.*)\.$", t).groups()
+        assert first == second
+
+
+def test_the_word_file_is_the_reviews_vocabulary():
+    """data/web/words.txt is what derive_real_words computes from the reviews (the course base was trained on it)."""
+    from data.web import derive_real_words
+    assert real_words() == derive_real_words()
+
+
+def test_names_come_from_a_space_too_large_to_remember():
+    assert len(real_words()) >= 5000
+    rng = random.Random(0)
+    names = [thing_name(rng) for _ in range(5000)]
+    assert len(set(names)) > 0.9 * len(names)  # almost never the same name twice
+    assert sum(any(w.lower() in real_words() for w in n.split()) for n in names) > 0.5 * len(names)  # real words
+
+
+def test_restaurants_are_held_out():
+    """No E2E-only key, no word of the restaurant vocabulary, no E2E name: lesson 7's task is new to the base."""
+    keys = {k for keys in DOMAINS.values() for k in keys}
+    assert not keys & set(E2E_ONLY_KEYS)
+    text = "\n".join(web_texts(20_000, seed=0))
+    for key in E2E_ONLY_KEYS:
+        assert f"{key}[" not in text and f"{key}:" not in text and f"{key} =" not in text
+    words = set(re.findall(r"[a-zé]+", text.lower()))
+    banned = RESTAURANT_WORDS - set(SHARED_KEYS)  # "price" is a key of hotels, products, ...: allowed as a key
+    assert not words & banned, sorted(words & banned)
+    for phrase in ("coffee shop", "family friendly", "customer rating", "city centre", "price range"):
+        assert phrase not in text.lower()
+    names = set(re.findall(r"name[\[:=] ?\[?([^\]|;\n]+)", text))
+    assert not {n.strip().lower() for n in names} & {n.lower() for n in e2e.NAMES + e2e.NEAR_NAMES + e2e.UNSEEN_NAMES}
+
+
+def test_source_formats():
+    record = {"name": "Red Tower", "year": "1999"}
+    rng = random.Random(5)  # no shuffle for this seed's first draw
+    assert format_source(record, "brackets", random.Random(0)).count(" | ") == 1
+    assert set(format_source(record, "colons", rng).split("; ")) == {"name: Red Tower", "year: 1999"}
+    assert set(format_source(record, "lines", rng).split("\n")) == {"name = Red Tower", "year = 1999"}
+
+
+def test_web_tokens_end_every_document_with_eot():
+    enc = load_tokenizer()
+    tokens = web_tokens(enc, 3000, seed=0)
+    assert len(tokens) >= 3000 and tokens.dtype.name == "uint16"
+    assert tokens[-1] == enc.eot_token
+    docs = enc.decode(tokens.tolist()).split("<|endoftext|>")[:-1]
+    assert docs == web_texts(len(docs), seed=0)
+
+
+def test_unseen_records_are_not_among_the_pretraining_records():
+    """The copy checks ask whether the base copies names it has never seen: those records must not be trained on."""
+    trained = set()
+    for chunk in range(10):  # web_tokens draws chunks of 4,000 documents with seeds 0, 1, 2, ...
+        trained |= {t.split(" =>")[0] for t in web_texts(4000, seed=chunk)}
+    held_out = unseen_web_records(300)
+    assert len(held_out) == 300
+    assert not trained & {source[:-3] for source, _ in held_out}
+    trained_names = set(re.findall(r"name\[([^\]]+)\]", "\n".join(trained)))
+    # One-word names ("Green", "The Logic") recur among millions of documents; most held-out names are new, and
+    # none can be told from its record: the record as a whole was never trained on.
+    assert sum(name in trained_names for _, name in held_out) <= 0.2 * len(held_out)
