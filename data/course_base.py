@@ -37,7 +37,7 @@ from minigpt.utils import pick_device, set_seed
 from prefix.io import fingerprint
 
 from .reviews import imdb_reviews, prepare_token_memmaps
-from .web import web_tokens
+from .web import mix_into, web_tokens
 
 COMMAND = "python -m data.course_base"
 TOKENS = 4e7            # tokens seen in training, reviews and web together
@@ -50,9 +50,7 @@ def training_streams(enc, web_share: float = WEB_SHARE, verbose=True) -> dict:
     """{"train": all training reviews + as many web tokens as make `web_share` of the stream (uint16),
     "val": the reviews' val stream (1,000 reviews the model never trains on)}."""
     reviews = prepare_token_memmaps(enc, verbose=verbose)
-    n_web = round(len(reviews["train"]) * web_share / (1 - web_share))
-    web = web_tokens(enc, n_web, seed=0)
-    return {"train": np.concatenate([np.asarray(reviews["train"]), web]), "val": reviews["val"]}
+    return {"train": mix_into(enc, reviews["train"], web_share, seed=0)[0], "val": reviews["val"]}
 
 
 def val_streams(enc) -> dict:

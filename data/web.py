@@ -330,6 +330,18 @@ def web_tokens(encoding, n_tokens: int, seed: int = 0):
     return np.concatenate(out)
 
 
+def mix_into(encoding, tokens, share: float, seed: int = 0):
+    """-> (tokens followed by as many web tokens as make `share` of the result, the web tokens): the pretraining
+    stream of lesson 4 and of the course base. 0 <= share < 1; share 0 gives the tokens alone."""
+    import numpy as np
+
+    if not 0 <= share < 1:
+        raise ValueError(f"the web's share of the training text must be 0 <= share < 1; got {share}")
+    tokens = np.asarray(tokens)
+    web = web_tokens(encoding, round(len(tokens) * share / (1 - share)), seed=seed) if share else tokens[:0]
+    return np.concatenate([tokens, web]), web
+
+
 def unseen_web_records(n: int, seed: int = 999_999) -> list[tuple[str, str]]:
     """n (source `name[...] | ... =>`, name) pairs from a seed the training chunks never use."""
     rng = random.Random(seed)

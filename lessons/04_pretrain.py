@@ -46,7 +46,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from data.web import web_texts, web_tokens
+from data.web import mix_into, web_texts
 from data.reviews import prepare_token_memmaps
 from minigpt import GPT, generate
 from minigpt.checkpoint import CheckpointError, course_base_provenance, load_model
@@ -119,11 +119,11 @@ log(f"reviews: train stream {len(streams['train']):,} tokens, val stream {len(st
 
 # %%
 if args.web:
-    if not 0 <= args.web < 1:
-        sys.exit(f"error: --web is a share of the training text, 0 <= share < 1; got {args.web}")
-    reviews_train = np.asarray(streams["train"])
-    web = web_tokens(enc, round(len(reviews_train) * args.web / (1 - args.web)), seed=0)
-    streams = {"train": np.concatenate([reviews_train, web]), "val": streams["val"]}
+    try:
+        train_tokens, web = mix_into(enc, streams["train"], args.web)
+    except ValueError as e:
+        parser.error(str(e))
+    streams = {"train": train_tokens, "val": streams["val"]}
     log(f"web: {len(web):,} tokens ({int((web == enc.eot_token).sum()):,} documents); e.g.\n  {web_texts(1, seed=2)[0]}")
 log(f"train stream: {len(streams['train']):,} tokens, val stream: {len(streams['val']):,} tokens")
 

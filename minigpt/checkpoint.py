@@ -111,8 +111,11 @@ def checkpoint_tensors(state: dict) -> dict:
 
 def load_checkpoint(path, map_location="cpu") -> dict:
     """Read a checkpoint written by save_checkpoint, with clear errors for missing, damaged or changed files."""
-    path = Path(path)
-    ckpt = read_file(path, map_location=map_location)
+    return check_checkpoint(path, read_file(path, map_location=map_location))
+
+
+def check_checkpoint(path, ckpt) -> dict:
+    """The contents of a file, refused unless they are a whole training checkpoint (format, checksum)."""
     if not isinstance(ckpt, dict) or ckpt.get("format") not in (FORMAT, *LEGACY_FORMATS):
         raise CheckpointError(
             f"{path} is not a minigpt training checkpoint (expected format {FORMAT!r}). "
@@ -263,7 +266,7 @@ def load_pretrained(path=None, device="cpu", attention=None) -> GPT:
     """For the lessons: load_model, or stop with its message (what is wrong, the command that fixes it), no traceback.
     path None: the course base."""
     try:
-        return load_model(path or COURSE_BASE_PATH, device, attention)
+        return load_model(path, device, attention)
     except (FileNotFoundError, CheckpointError) as e:
         raise SystemExit(f"error: {e}") from None
 
@@ -286,12 +289,11 @@ def load_model(path=PRETRAINED_PATH, device="cpu", attention=None) -> GPT:
     path = Path(path or COURSE_BASE_PATH)
     if not path.is_file():
         raise FileNotFoundError(_missing_model_message(path))
-    ckpt = read_file(path, "model", remedy=_missing_model_message(path).split(": ", 1)[-1]
-                     if path.resolve() == COURSE_BASE_PATH.resolve() else "Make it again.")
+    ckpt = read_file(path, "model", remedy=f"Restore it (`git checkout -- {path}`) or make it again.")
     if isinstance(ckpt, dict) and ckpt.get("format") == WEIGHTS_FORMAT:
         verify_checksum(path, ckpt["model"], ckpt.get("checksum"), "model")
     else:
-        ckpt = load_checkpoint(path)
+        ckpt = check_checkpoint(path, ckpt)
     if ckpt.get("model_config") is None:
         raise CheckpointError(f"{path} has no model config, so it is not a whole GPT; pass a pretraining checkpoint "
                               f"(`{PRETRAIN_COMMAND}` writes {LESSON_04_PATH}).")

@@ -105,3 +105,18 @@ def test_unseen_records_are_not_among_the_pretraining_records():
     # One-word names ("Green", "The Logic") recur among millions of documents; most held-out names are new, and
     # none can be told from its record: the record as a whole was never trained on.
     assert sum(name in trained_names for _, name in held_out) <= 0.2 * len(held_out)
+
+
+def test_mix_into_gives_the_asked_share_of_web_text():
+    import numpy as np
+    import pytest
+    from data.web import mix_into
+    enc = load_tokenizer()
+    reviews = np.full(4000, 7, dtype=np.uint16)
+    mixed, web = mix_into(enc, reviews, 0.25)
+    assert np.array_equal(mixed[:4000], reviews) and np.array_equal(mixed[4000:], web)
+    assert abs(len(web) / len(mixed) - 0.25) < 0.02  # whole documents: a little over the asked share
+    assert np.array_equal(web, web_tokens(enc, 1333, seed=0))
+    assert len(mix_into(enc, reviews, 0)[1]) == 0
+    with pytest.raises(ValueError, match="0 <= share < 1"):
+        mix_into(enc, reviews, 1.0)
