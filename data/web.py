@@ -308,19 +308,86 @@ def list_document(rng: random.Random) -> str:
     return f"{rng.choice(('list', 'items', 'names', 'words'))}: {said}. {rng.choice(('again', 'once more', 'repeat'))}: {said}."
 
 
-def web_texts(n: int, seed: int = 0, lists: float = 0.15) -> list[str]:
-    """n documents of the web (a `lists` share of them lists said twice), the same for the same seed."""
+# ----------------------------------------------------------------------------------------------
+# Listings: records whose keys come from a space too large to remember, stated in generic words. The domains above
+# teach each key its own phrases ("is near ..."); a base that knows only those states the values of keys it knows
+# and invents the rest. A listing's key is any word, made-up word, joined pair (`roofColor`) or two words, and
+# its description names the key and states the value: the skill "say every value of a table, whatever its key".
+
+def _key_words(key: str) -> str:
+    """How a key is said in a sentence: `roofColor` -> "roof color"."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", key).lower()
+
+
+def listing_key(rng: random.Random) -> str:
+    a, b = word(rng).lower(), word(rng).lower()
+    return rng.choices((a, made_up(rng).lower(), a + b.capitalize(), f"{a} {b}"), weights=(4, 2, 3, 1))[0]
+
+
+def listing_value(rng: random.Random) -> str:
+    n = rng.randint(1, 10)
+    return rng.choice((
+        word(rng).lower(), word(rng).lower(), thing_name(rng), place(rng), made_up(rng), str(rng.randint(1, 999)),
+        rng.choice(("yes", "no")), rng.choice(("yes", "no")), f"{rng.randint(1, n)} out of {n}",
+        f"{word(rng).lower()} {word(rng).lower()}", f"${rng.randint(1, 90)}-{rng.randint(91, 200)}",
+        f"{rng.choice(('less', 'more'))} than ${rng.randint(2, 99)}", rng.choice(("low", "high", "average")),
+    ))
+
+
+def listing_phrase(key: str, value: str, rng: random.Random) -> str:
+    """A verb phrase that names the key and states the value (yes/no: the key is or is not so)."""
+    k = _key_words(key)
+    if value == "yes":
+        return rng.choice((f"is {k}", f"is {k}", f"has {k}", f"is listed as {k}"))
+    if value == "no":
+        return rng.choice((f"is not {k}", f"is not {k}", f"has no {k}", f"is not listed as {k}"))
+    return rng.choice((f"has a {k} of {value}", f"has {value} as its {k}", f"lists its {k} as {value}",
+                       f"has the {k} {value}", f"gives {value} for its {k}", f"is {value} in {k}"))
+
+
+def listing_record(rng: random.Random) -> dict[str, str]:
+    keys, n = [], rng.randint(2, 7)
+    while len(keys) < n:
+        key = listing_key(rng)
+        if key not in keys and _key_words(key) != "name":
+            keys.append(key)
+    return {"name": thing_name(rng), **{k: listing_value(rng) for k in keys}}
+
+
+def listing_document(rng: random.Random) -> str:
+    """A listing and a description that states each of its values, in a random order."""
+    record = listing_record(rng)
+    style = rng.choices(("brackets", "colons", "lines"), weights=(5, 3, 2))[0]
+    source = format_source(record, style, rng)
+    others = rng.sample([k for k in record if k != "name"], len(record) - 1)
+    phrases = [listing_phrase(k, record[k], rng) for k in others]
+    join = lambda ps: ps[0] if len(ps) == 1 else ", ".join(ps[:-1]) + " and " + ps[-1]  # noqa: E731
+    split = rng.randint(1, len(phrases) - 1) if len(phrases) > 2 and rng.random() < 0.5 else len(phrases)
+    text = f"{record['name']} {join(phrases[:split])}."
+    if phrases[split:]:
+        text += f" It {join(phrases[split:])}."
+    return f"{source}{_ARROW[style]} {text}"
+
+
+def web_texts(n: int, seed: int = 0, lists: float = 0.15, listings: float = 0.0) -> list[str]:
+    """n documents of the web, the same for the same seed: a `lists` share of them lists said twice, a `listings`
+    share listings with keys of any kind, the rest records of the domains."""
     rng = random.Random(seed)
-    return [list_document(rng) if rng.random() < lists else record_document(rng) for _ in range(n)]
+    docs = []
+    for _ in range(n):
+        u = rng.random()  # one draw per document whatever the shares: listings=0 gives the web the first base read
+        docs.append(list_document(rng) if u < lists else listing_document(rng) if u < lists + listings
+                    else record_document(rng))
+    return docs
 
 
-def web_tokens(encoding, n_tokens: int, seed: int = 0):
+def web_tokens(encoding, n_tokens: int, seed: int = 0, listings: float = 0.0):
     """Whole documents, each followed by <|endoftext|>, until there are at least n_tokens: a uint16 array."""
     import numpy as np
 
     eot, out, total, chunk = encoding.eot_token, [], 0, 0
     while total < n_tokens:
-        batch = web_texts(4000, seed=seed * 1_000_003 + chunk)  # independent chunks: the same for the same seed
+        batch = web_texts(4000, seed=seed * 1_000_003 + chunk, listings=listings)  # independent chunks: the same for the same seed
         for ids in encoding.encode_ordinary_batch(batch):
             if total >= n_tokens:
                 break
@@ -330,7 +397,7 @@ def web_tokens(encoding, n_tokens: int, seed: int = 0):
     return np.concatenate(out)
 
 
-def mix_into(encoding, tokens, share: float, seed: int = 0):
+def mix_into(encoding, tokens, share: float, seed: int = 0, listings: float = 0.0):
     """-> (tokens followed by as many web tokens as make `share` of the result, the web tokens): the pretraining
     stream of lesson 4 and of the course base. 0 <= share < 1; share 0 gives the tokens alone."""
     import numpy as np
@@ -338,7 +405,8 @@ def mix_into(encoding, tokens, share: float, seed: int = 0):
     if not 0 <= share < 1:
         raise ValueError(f"the web's share of the training text must be 0 <= share < 1; got {share}")
     tokens = np.asarray(tokens)
-    web = web_tokens(encoding, round(len(tokens) * share / (1 - share)), seed=seed) if share else tokens[:0]
+    web = web_tokens(encoding, round(len(tokens) * share / (1 - share)), seed=seed,
+                     listings=listings) if share else tokens[:0]
     return np.concatenate([tokens, web]), web
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REQUIREMENTS = REPO_ROOT / "requirements.txt"
+OPTIONAL_REQUIREMENTS = REPO_ROOT / "requirements-hf.txt"  # lesson 11 only
 INSTALL_ALL = "pip install -r requirements.txt"
 MIN_PYTHON = (3, 10)
 
@@ -56,6 +57,15 @@ def check_package(name, pinned):
     if pinned and version.split("+")[0] != pinned:  # "2.13.0+cpu" is the pinned 2.13.0
         return "FAIL", f"{name} {version}, the course pins {pinned}", f"pip install {name}=={pinned}"
     return "OK", f"{name} {version}", None
+
+
+def check_optional(path=OPTIONAL_REQUIREMENTS):
+    """The optional Hugging Face packages of lesson 11: INFO, never a FAIL (the rest of the course works without)."""
+    missing = [name for name, pinned in read_requirements(path) if check_package(name, pinned)[0] != "OK"]
+    if missing:
+        return "INFO", f"optional, for lesson 11: {', '.join(missing)} missing or not the pinned version " \
+                       f"(pip install -r {path.name})", None
+    return "INFO", f"optional, for lesson 11: {', '.join(n for n, _ in read_requirements(path))} installed", None
 
 
 def check_device(prefer):
@@ -154,7 +164,7 @@ def main(argv=None):
 
     checks = [(check_python,)] + [(check_package, name, pinned) for name, pinned in read_requirements()]
     checks += [(check_device, device), (check_threads,), (check_reviews,), (check_tokenizer,),
-               (check_plotting,), (check_bf16, device)]
+               (check_plotting,), (check_bf16, device), (check_optional,)]
     n_fail = 0
     for check, *check_args in checks:
         status, message, fix = run_check(check, *check_args)

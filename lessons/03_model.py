@@ -77,7 +77,7 @@ total = sum(components.values())
 assert total == model.num_params(), (total, model.num_params())
 C, L, V = config.n_embd, config.n_layer, config.vocab_size
 formulas = {"token embedding (tied with head)": f"V·C = {V}·{C}", "position embedding": f"block·C = {config.block_size}·{C}",
-            "attention": f"L·(4C²+4C), L={L}", "MLP": f"L·(8C²+5C)", "LayerNorm": f"(2L+1)·2C"}
+            "attention": f"L·(4C²+4C), L={L}", "MLP": "L·(8C²+5C)", "LayerNorm": "(2L+1)·2C"}
 print(f"\n{'component':<34}{'parameters':>12}{'share':>8}   formula")
 for name, n in components.items():
     print(f"{name:<34}{n:>12,}{n / total:>8.1%}   {formulas[name]}")

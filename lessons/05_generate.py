@@ -7,9 +7,9 @@ Run it from the repo root (it samples from the course base; `--ckpt` picks anoth
 
     python -m lessons.05_generate --ckpt runs/04_pretrain/model.pt   # your own model of lesson 4
 
-On a CPU that other jobs keep busy, prefix the command with OMP_WAIT_POLICY=PASSIVE (or OMP_NUM_THREADS=1):
-generating one token at a time is many tiny operations, and torch's threads spinning while they wait for a busy
-core can make each one many times slower.
+Generating one token at a time is many tiny operations, and torch's threads spinning while they wait for a busy
+core can make each one many times slower; the lessons set OMP_WAIT_POLICY=PASSIVE for you (lessons/__init__.py)
+so waiting threads sleep instead.
 
 Plots go to runs/05_generate/ (or --out DIR). The `# %%` cells also run one by one in VS Code/Jupyter.
 The code lives in minigpt/generate.py (generate, sample_next) and minigpt/checkpoint.py (load_model).

@@ -145,7 +145,9 @@ print(f"wrote {out_dir / 'parameters.png'}")
 #
 # 1. Remove `freeze(base)` from `PrefixedGPT.__init__` (prefix/tuned.py) and run this lesson: which claim fails
 #    first, and what would the trained "prefix" file then silently depend on?
-# 2. Put the base in training mode with dropout > 0 (`base.config.dropout` and `base.train()`) and train the
-#    prefix: how does the loss curve change, and why is eval mode the cleaner choice?
+# 2. `PrefixedGPT.train()` puts the frozen base back in eval mode on purpose (prefix/tuned.py). Give the base
+#    dropout (`for m in base.modules(): if isinstance(m, torch.nn.Dropout): m.p = 0.1`), delete that
+#    `self.base.eval()` line and train a prefix: how does the loss curve change, and why is eval mode the cleaner
+#    choice?
 # 3. Compute by hand the parameter count of the MLP reparameterization for hidden size 512 and check it against
 #    the printout.

@@ -8,7 +8,7 @@ Run it from the repo root:
 Starts from the course base (data/course_base/, shipped with the course); `--ckpt runs/04_pretrain/model.pt`
 uses your own model from lesson 4 instead.
 Writes to runs/07_prefix_tune/: losses.png, results.md, results.json, and the trained prefix (e2e.prefix.pt)
-that lesson 9 serves.
+that lesson 10 serves.
 """
 # %% [markdown]
 # # Teaching a frozen model a new task
@@ -54,31 +54,21 @@ from minigpt.utils import (lesson_output_dir, lesson_parser, parse_lesson_args, 
 from prefix import save_prefix
 from prefix.experiment import (INITS, build_tuned, init_token_ids, name_copy_rate, repeat_losses,
                                restaurant_copy_sources, run_method, step_times_side_by_side)
-from prefix.prefix_tuning import POSITIONS
+from lessons.flags import add_prefix_flags, resolve
 from prefix.tasks import PairBatches
 
 parser = lesson_parser(__doc__, base=True)
-parser.add_argument("--steps", type=positive_int, default=None, help="training steps per method (default 300; --quick 6)")
-parser.add_argument("--batch-size", type=positive_int, default=16)
-parser.add_argument("--prefix-len", type=positive_int, default=14,
-                    help="P (the paper found ~10 best for table-to-text; our sweep 14, the most that stays under 1%% "
-                         "of the base's parameters)")
+add_prefix_flags(parser, steps=(300, 6), n_test=(500, 8))
 parser.add_argument("--hidden", type=positive_int, default=512, help="hidden width of the prefix's MLP (the paper: 512)")
 parser.add_argument("--init", choices=INITS, default="example",
                     help="what the prefix starts from: a real training example (default), task words, or random")
-parser.add_argument("--positions", choices=POSITIONS, default="after_prefix",
-                    help="where real tokens are numbered: after the prefix (PEFT's rule, the default here) or from 0")
 parser.add_argument("--methods", nargs="+", default=["prefix", "prompt", "finetune"])
-parser.add_argument("--lr-prefix", type=positive_float, default=1e-2)
 parser.add_argument("--lr-prompt", type=positive_float, default=3e-2)
-parser.add_argument("--lr-finetune", type=positive_float, default=1e-3)
 parser.add_argument("--attention", choices=ATTENTION_IMPLS, default="sdpa",
                     help="attention kernel for every method (default sdpa, torch's fused kernel: same math, faster)")
-parser.add_argument("--n-test", type=positive_int, default=None, help="test inputs to score (default all 500; --quick 12)")
 args = parse_lesson_args(parser)
 out_dir = lesson_output_dir(parser, args, "07_prefix_tune", writes=["e2e.prefix.pt", "e2e.prompt.pt", "e2e.finetune.pt"])
-steps = args.steps or (6 if args.quick else 300)
-n_test = args.n_test or (8 if args.quick else 500)
+steps, n_test = resolve(args, "steps"), resolve(args, "n_test")
 device = pick_device(args.device)
 set_seed(args.seed)
 
@@ -259,8 +249,8 @@ print(f"\nwrote {out_dir / 'losses.png'}")
 
 base_bytes = sum(t.numel() * 4 for t in base.state_dict().values())
 lines = [
-    f"| method | trainable params (% of base) | stored params (% of base) | file | file / base weights | "
-    f"step time | memory / step | test BLEU | ROUGE-L | slot error |",
+    "| method | trainable params (% of base) | stored params (% of base) | file | file / base weights | "
+    "step time | memory / step | test BLEU | ROUGE-L | slot error |",
     "|---|---|---|---|---|---|---|---|---|---|",
 ]
 for method, r in results.items():

@@ -44,7 +44,7 @@ LEGACY_FORMATS = ("minigpt-checkpoint-v1",)  # written before checksums: still l
 WEIGHTS_FORMAT = "minigpt-weights-v1"  # a finished model: config + weights (+ checksum), nothing to resume
 LESSON_04_PATH = RUNS_DIR / "04_pretrain" / "model.pt"
 PRETRAIN_COMMAND = "python -m lessons.04_pretrain"
-# The course base: pretrained long (data/course_base.py), shipped in the repository, loaded by lessons 05-10.
+# The course base: pretrained long (data/course_base.py), shipped in the repository, loaded by lessons 05-11.
 COURSE_BASE_DIR = Path(__file__).resolve().parent.parent / "data" / "course_base"
 COURSE_BASE_PATH = COURSE_BASE_DIR / "model.pt"
 COURSE_BASE_COMMAND = "python -m data.course_base"

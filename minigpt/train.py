@@ -465,7 +465,7 @@ def _train(model, get_batch, cfg, device, ckpt_path, resume, meta, progress) -> 
     def diverged_advice():
         kept = (f"The last good checkpoint {ckpt_path} was kept (not overwritten). "
                 if ckpt_path is not None and ckpt_path.is_file() else "")
-        clip = "" if cfg.grad_clip else f", or clip the gradient (--grad-clip 1.0; it is off now)"
+        clip = "" if cfg.grad_clip else ", or clip the gradient (--grad-clip 1.0; it is off now)"
         return (f"{kept}Try a smaller learning rate (--lr {cfg.lr / 3:.2g}; it is {cfg.lr:g} now) or a longer warmup "
                 f"(--warmup-steps {max(2 * cfg.warmup_steps, 10)}; it is {cfg.warmup_steps} now){clip}.")
 

@@ -204,14 +204,37 @@ def param_summary(model, base):
     return {"trainable": trainable, "trainable_pct": 100 * trainable / n, "stored": stored, "stored_pct": 100 * stored / n}
 
 
+def train_method(base, method, batches, steps, lr, batch_size=16, prefix_len=10, reparam="mlp", init_ids=None,
+                 seed=0, eval_every=None, eval_batches=10, progress=True, hidden=512, dtype="fp32",
+                 positions="from_zero", init_steps=300):
+    """Build one method's model on the base and train it with the course loop -> (model in eval mode, history).
+
+    Every method gets the same loop, batches and step budget; only the learning rate differs (sweep it).
+    Weight decay only for fine-tuning: pulling a prefix toward zero is not a neutral prior (a zero prefix
+    still takes attention).
+    """
+    torch.manual_seed(seed)
+    model = build_tuned(base, method, prefix_len=prefix_len, reparam=reparam, hidden=hidden,
+                        init_ids=None if method == "finetune" else init_ids, positions=positions,
+                        init_steps=init_steps)
+    cfg = method_train_config(method, steps, lr, batch_size, seed, eval_every, eval_batches, dtype)
+    history = train(model, batches, cfg, progress=progress)
+    return model.eval(), history
+
+
+def method_train_config(method, steps, lr, batch_size=16, seed=0, eval_every=None, eval_batches=10, dtype="fp32"):
+    """The loop's settings for one method: a 5% warmup, weight decay for fine-tuning only."""
+    return TrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=max(1, steps // 20),
+                       weight_decay=0.1 if method == "finetune" else 0.0, eval_every=eval_every or max(1, steps // 5),
+                       eval_batches=eval_batches, seed=seed, dtype=dtype)
+
+
 def run_method(base, enc, method, batches, test_rows, steps, lr, batch_size=16, prefix_len=10, reparam="mlp",
                init_ids=None, seed=0, eval_every=None, eval_batches=10, device="cpu", progress=True, measure=True,
                hidden=512, dtype="fp32", positions="from_zero", max_new_tokens=64, init_steps=300):
     """Build, measure, train and score one method on table-to-text. Returns (model, result dict, history).
 
-    Every method gets the same loop, batches and step budget; only the learning rate differs (sweep it).
-    Weight decay only for fine-tuning: pulling a prefix toward zero is not a neutral prior (a zero prefix
-    still takes attention). measure=False skips step_memory (memory_bytes is then None).
+    The same build and loop settings as train_method; measure=False skips step_memory (memory_bytes is then None).
     """
     torch.manual_seed(seed)
     model = build_tuned(base, method, prefix_len=prefix_len, reparam=reparam, hidden=hidden,
@@ -219,9 +242,7 @@ def run_method(base, enc, method, batches, test_rows, steps, lr, batch_size=16, 
                         init_steps=init_steps)
     params = param_summary(model, base)
     memory = step_memory(model, batches("train", 0)) if measure else None
-    cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=max(1, steps // 20),
-                      weight_decay=0.1 if method == "finetune" else 0.0, eval_every=eval_every or max(1, steps // 5),
-                      eval_batches=eval_batches, seed=seed, dtype=dtype)
+    cfg = method_train_config(method, steps, lr, batch_size, seed, eval_every, eval_batches, dtype)
     history = train(model, batches, cfg, progress=progress)
     scores = evaluate_e2e(model, enc, test_rows, device=device, max_new_tokens=max_new_tokens)
     result = {"method": method, **params, "memory_bytes": memory,

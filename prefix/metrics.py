@@ -187,6 +187,44 @@ def macro_f1(preds: Sequence[Hashable], labels: Sequence[Hashable]) -> float:
     return sum(f1_score(preds, labels, c) for c in classes) / len(classes)
 
 
+def confusion_matrix(preds: Sequence[int], labels: Sequence[int], n_classes: int = 2) -> list[list[int]]:
+    """counts[true][predicted]: row = the true label, column = the predicted one."""
+    _check_pairs(preds, labels)
+    counts = [[0] * n_classes for _ in range(n_classes)]
+    for p, y in zip(preds, labels):
+        counts[y][p] += 1
+    return counts
+
+
+# ---------------------------------------------------------------------------------------------
+# Question answering: exact match and token F1 (as SQuAD scores answers)
+
+def normalize_answer(text: str) -> list[str]:
+    """Lowercase words, without punctuation or the articles a, an, the: how two answers are compared."""
+    return [w for w in re.findall(r"[\w$£€]+", text.lower()) if w not in ("a", "an", "the")]
+
+
+def exact_match(preds: Sequence[str], answers: Sequence[str]) -> float:
+    """Share of predictions whose normalized words equal the answer's."""
+    _check_pairs(preds, answers)
+    return sum(normalize_answer(p) == normalize_answer(a) for p, a in zip(preds, answers)) / len(answers)
+
+
+def token_f1(preds: Sequence[str], answers: Sequence[str]) -> float:
+    """Mean over examples of the F1 between the prediction's words and the answer's (partial credit)."""
+    _check_pairs(preds, answers)
+    total = 0.0
+    for p, a in zip(preds, answers):
+        p, a = normalize_answer(p), normalize_answer(a)
+        common = sum((Counter(p) & Counter(a)).values())
+        if not p or not a:
+            total += float(p == a)
+        elif common:
+            precision, recall = common / len(p), common / len(a)
+            total += 2 * precision * recall / (precision + recall)
+    return total / len(answers)
+
+
 # ---------------------------------------------------------------------------------------------
 # Slot error rate (for table-to-text)
 

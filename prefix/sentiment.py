@@ -14,6 +14,7 @@ Controlled generation. The first ~100 tokens of positive (or of negative) IMDB r
 <|endoftext|> (which is how every review starts in pretraining), train a "positive-review" (or
 "negative-review") prefix: a language-model loss on the review text, nothing else.
 """
+import math
 import re
 
 import torch
@@ -87,7 +88,7 @@ def classify(forward_fn, enc, sentences, batch_size=32, max_len=None, device="cp
     """-> predicted labels (0/1), one per sentence: 1 when the positive word is the more likely one.
 
     threshold: the log-probability gap a sentence must pass to count as positive. 0 compares the two words as
-    they are; a model that favours one word everywhere can be calibrated by moving it (see lesson 9).
+    they are; a model that favours one word everywhere can be calibrated by moving it.
     """
     gaps = label_gaps(forward_fn, enc, sentences, batch_size, max_len, device)
     return (gaps > threshold).long().tolist()
@@ -110,24 +111,54 @@ def rt_style(text):
 
 # -- review openings, for the "positive-review" and "negative-review" prefixes ---------------------------------
 
-def review_example(enc, text, n_tokens=100):
-    """One review opening as an (x, y) row: x = <|endoftext|> r0 .. r(n-2), y = r0 .. r(n-1).
+REVIEW_PARTS = ("start", "end")
 
+
+def review_example(enc, text, n_tokens=100, part="start"):
+    """One piece of a review as an (x, y) row: x = <|endoftext|> r0 .. r(n-2), y = r0 .. r(n-1).
+
+    part "start": the first n_tokens (how a review begins); "end": the last n_tokens (where it gives its verdict).
     The source is just <|endoftext|>, so every y position is a review token: the loss is on the review only.
     No <|endoftext|> target at the end: the text was cut there, it did not end there.
     """
-    ids = enc.encode_ordinary(text[:10 * n_tokens])[:n_tokens]  # tokens average ~4.5 characters: 10x is plenty
+    if part not in REVIEW_PARTS:
+        raise ValueError(f"part={part!r}: choose one of {REVIEW_PARTS}")
+    if part == "start":
+        ids = enc.encode_ordinary(text[:10 * n_tokens])[:n_tokens]  # tokens average ~3 characters: 10x is plenty
+    else:
+        ids = enc.encode_ordinary(text[-10 * n_tokens:])[-n_tokens:]
     return [enc.eot_token] + ids[:-1], ids
 
 
-def review_batches(enc, reviews_by_split, label, batch_size, n_tokens=100, seed=0, device="cpu"):
-    """get_batch(split, step) over the openings of the reviews with this label (1 positive, 0 negative).
-
-    reviews_by_split: {"train": [(text, label), ...], "val": [...]}, e.g. from data.reviews.imdb_reviews.
-    """
-    rows = {split: [review_example(enc, text, n_tokens) for text, y in rows if y == label]
+def review_batches(enc, reviews_by_split, label, batch_size, n_tokens=100, seed=0, device="cpu", part="start"):
+    """get_batch(split, step) over pieces (review_example's `part`) of the reviews with this label (1 positive, 0
+    negative). reviews_by_split: {"train": [(text, label), ...], "val": [...]}, e.g. data.reviews.imdb_reviews."""
+    rows = {split: [review_example(enc, text, n_tokens, part) for text, y in rows if y == label]
             for split, rows in reviews_by_split.items()}
     return PairBatches.from_rows(rows, batch_size, enc.eot_token, seed=seed, device=device)
+
+
+@torch.no_grad()
+def sample_perplexity(model, enc, texts, batch_size=32, device="cpu"):
+    """The model's perplexity on texts, each read after <|endoftext|>: exp(mean negative log-likelihood per token).
+
+    Lesson 9 asks the frozen base about samples that prefixes steered: fluent text keeps a perplexity near the one
+    the base gives its own samples. Texts longer than the model's block_size keep their first tokens."""
+    rows = [[enc.eot_token] + enc.encode_ordinary(t)[:model.config.block_size - 1] for t in texts]
+    rows = [r for r in rows if len(r) > 1]
+    if not rows:
+        raise ValueError("sample_perplexity needs at least one non-empty text")
+    total, count = 0.0, 0
+    was_training = model.training
+    model.eval()
+    for start in range(0, len(rows), batch_size):
+        x, y, mask = pad_rows([(r[:-1], r[1:]) for r in rows[start:start + batch_size]], enc.eot_token)
+        x, y = x.to(device), y.to(device)  # y is -100 on padding: not counted
+        logits = model(x, attention_mask=mask.to(device)).logits
+        total += F.cross_entropy(logits.flatten(0, 1).float(), y.flatten(), ignore_index=-100, reduction="sum").item()
+        count += int((y != -100).sum())
+    model.train(was_training)
+    return math.exp(total / count)
 
 
 # A crude second judge, transparent where the learned one is not: count words that carry sentiment.

@@ -62,3 +62,27 @@ def test_a_damaged_course_base_gives_a_clear_error(tmp_path):
     copy.write_bytes(COURSE_BASE_PATH.read_bytes()[:1000])
     with pytest.raises(CheckpointError, match="damaged or incomplete"):
         load_model(copy)
+
+
+def _one_step_checkpoint(path):
+    """A real training checkpoint that has run 1 step (a nano model: only its step count matters here)."""
+    import numpy as np
+    from minigpt import GPT, preset
+    from minigpt.train import TrainConfig, make_batch_fn, train
+    model = GPT(preset("nano", vocab_size=64))
+    tokens = np.arange(500) % 64
+    get_batch = make_batch_fn({"train": tokens, "val": tokens}, model.config.block_size, 2, rank=0, world_size=1)
+    cfg = TrainConfig(steps=1, batch_size=2, warmup_steps=0, eval_every=1, eval_batches=1)
+    train(model, get_batch, cfg, ckpt_path=path, progress=False)
+
+
+def test_an_unfinished_stage_is_continued_only_when_asked(tmp_path, capsys):
+    """Running the command again over a stopped stage must not start it over (nor silently continue it)."""
+    from data.course_base import main
+    _one_step_checkpoint(tmp_path / "model.pt")
+    with pytest.raises(SystemExit) as stop:  # 4,096 tokens = 2 steps of 8 x 256: the checkpoint has run 1
+        main(["--tokens", "4096", "4096", "--run-dir", str(tmp_path), "--out", str(tmp_path / "out")])
+    assert "holds an unfinished run (step 1/2)" in str(stop.value) and "--resume" in str(stop.value)
+    with pytest.raises(SystemExit) as stop:  # it ran more steps than asked: another recipe, refused
+        main(["--tokens", "100", "4096", "--run-dir", str(tmp_path), "--out", str(tmp_path / "out")])
+    assert "ran 1 steps, more than the 0 asked for" in str(stop.value)

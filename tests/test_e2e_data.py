@@ -152,3 +152,15 @@ def test_load_e2e_errors(monkeypatch, tmp_path):
     monkeypatch.setattr(e2e, "DATA_DIR", tmp_path / "missing")
     with pytest.raises(FileNotFoundError, match=r"python -m data\.e2e"):
         load_e2e("train")
+
+
+def test_extrapolation_splits_hold_out_what_they_say():
+    from data.e2e import HELD_OUT_NAMES, HELD_OUT_PAIRS, extrapolation_splits
+    splits = extrapolation_splits()
+    pair = lambda r: (r["mr"].get("food"), r["mr"].get("area"))  # noqa: E731
+    assert not any(r["mr"]["name"] in HELD_OUT_NAMES or pair(r) in HELD_OUT_PAIRS for r in splits["train"])
+    assert all(r["mr"]["name"] in HELD_OUT_NAMES and pair(r) not in HELD_OUT_PAIRS for r in splits["unseen_names"])
+    assert all(pair(r) in HELD_OUT_PAIRS and r["mr"]["name"] not in HELD_OUT_NAMES for r in splits["unseen_pairs"])
+    trained_names = {r["mr"]["name"] for r in splits["train"]}
+    assert trained_names and not trained_names & set(HELD_OUT_NAMES)
+    assert min(len(v) for v in splits.values()) >= 40

@@ -20,7 +20,7 @@ def test_check_env_passes_here():
     for name, _ in check_env.read_requirements():
         assert f"OK    {name} " in out, f"no OK line for {name}:\n{out}"
     for line in ("OK    Python", "OK    device:", "OK    movie reviews CSV", "OK    course tokenizer",
-                 "writes PNG", "INFO  training dtype"):
+                 "writes PNG", "INFO  training dtype", "INFO  optional, for lesson 11"):
         assert line in out, out
 
 
@@ -32,10 +32,18 @@ def test_requirements_are_read_with_their_pins():
 
 def test_a_failing_check_prints_its_fix_and_exits_1(monkeypatch, capsys):
     assert check_env.check_package("pytest", "0.0.1")[::2] == ("FAIL", "pip install pytest==0.0.1")
-    monkeypatch.setattr(check_env, "read_requirements", lambda: [("surely-not-a-package", "1.0")])
+    monkeypatch.setattr(check_env, "read_requirements", lambda *path: [("surely-not-a-package", "1.0")])
     for slow in ("check_plotting", "check_bf16", "check_tokenizer", "check_reviews"):
         monkeypatch.setattr(check_env, slow, lambda *a: ("OK", "skipped in this test", None))
     assert check_env.main([]) == 1
     out = capsys.readouterr().out
     assert "FAIL  surely-not-a-package is not installed\n      fix: pip install surely-not-a-package==1.0" in out
     assert "1 check(s) failed" in out
+
+
+def test_missing_optional_packages_are_info_not_fail(tmp_path):
+    optional = tmp_path / "requirements-hf.txt"
+    optional.write_text("# optional\nsurely-not-a-package==1.0\n")
+    status, message, fix = check_env.check_optional(optional)
+    assert status == "INFO" and fix is None
+    assert "surely-not-a-package missing" in message and "pip install -r requirements-hf.txt" in message

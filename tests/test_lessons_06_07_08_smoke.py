@@ -36,10 +36,19 @@ def test_lesson07_compares_three_methods(tmp_path):
 
 
 def test_lesson08_writes_its_findings(tmp_path, pretrained_ckpt):
-    run_lesson("lessons.08_findings", "--quick", "--ckpt", pretrained_ckpt, "--out", tmp_path)
+    stdout = run_lesson("lessons.08_findings", "--quick", "--ckpt", pretrained_ckpt, "--out", tmp_path)
     assert_pngs(tmp_path, ["findings.png"])
-    studies = {r["study"] for r in json.loads((tmp_path / "results.json").read_text())}
-    assert studies == {"length", "embedding-only", "reparam", "low-data"}
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert {r["study"] for r in results["runs"]} == {"length", "embedding-only", "reparam", "init", "low-data",
+                                                    "extrapolation"}
+    assert [f["finding"] for f in results["findings"]][:3] == ["prefix length", "embedding-only",
+                                                               "MLP reparameterization"]
+    assert all(isinstance(f["agree"], bool) for f in results["findings"])
+    extrapolation = [r for r in results["runs"] if r["study"] == "extrapolation"]
+    assert {r["method"] for r in extrapolation} == {"prefix", "finetune"}
+    assert all("unseen_names_bleu" in r and "unseen_pairs_bleu" in r for r in extrapolation)
     table = (tmp_path / "results.md").read_text()
-    assert table.startswith("| study | setting | test BLEU | val loss | slot error |")
-    assert "prefix length | P=5" in table and "low data | fine-tuning, n=50" in table
+    assert table.startswith("| finding | the paper (GPT-2 medium) | ours (test BLEU) | agree? |")
+    assert "| study | setting | test BLEU | val loss | slot error |" in table
+    assert "prefix length | P=10" in table and "low data | fine-tuning, n=50" in table
+    assert "BLEU lost from the control" in stdout

@@ -150,3 +150,20 @@ def test_mentions_and_slot_error_rate_hand_cases():
     forms = [[["the eagle"], ["pub"], ["french"]], [["zizzi"], ["riverside", "river"]]]
     outputs = ["The Eagle is a French pub.", "Zizzi is in the city centre."]
     assert slot_error_rate(outputs, forms) == pytest.approx(1 / 5)
+
+
+def test_exact_match_and_token_f1_hand_cases():
+    from prefix.metrics import exact_match, normalize_answer, token_f1
+    assert normalize_answer("The Copper Kettle.") == ["copper", "kettle"]
+    assert exact_match(["the Copper Kettle", "1911"], ["Copper Kettle", "1912"]) == 0.5
+    # "Tovi" of "Tovi Marsk": precision 1, recall 1/2 -> F1 2/3; a wrong answer 0; a right one 1
+    assert token_f1(["Tovi", "Dana Holt", "120 metres"], ["Tovi Marsk", "Ilsa Brin", "120 metres"]) == \
+        pytest.approx((2 / 3 + 0 + 1) / 3)
+    assert token_f1(["", "x"], ["", "y"]) == 0.5  # two empty answers agree
+    with pytest.raises(ValueError):
+        exact_match(["a"], [])
+
+
+def test_confusion_matrix_rows_are_true_labels():
+    from prefix.metrics import confusion_matrix
+    assert confusion_matrix([1, 1, 0, 0, 1], [1, 0, 0, 0, 1]) == [[2, 1], [0, 2]]

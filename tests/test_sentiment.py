@@ -1,5 +1,7 @@
 """prefix/sentiment.py on a nano model: classify picks the likelier label word (all its tokens), batching and
 padding change nothing, and the training rows put the loss exactly where the lessons say."""
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -9,7 +11,7 @@ from minigpt.tokenizer import load_tokenizer
 from prefix import PrefixedGPT, PrefixTuning
 from prefix import sentiment
 from prefix.sentiment import (LABEL_WORDS, candidate_rows, classify, label_gaps, logits_fn, review_batches,
-                              review_example, rt_style, sentiment_pairs, sentiment_words)
+                              review_example, rt_style, sample_perplexity, sentiment_pairs, sentiment_words)
 from prefix.tasks import encode_pair
 
 SENTENCES = ["a charming , funny film .", "dull .", "the plot never comes together , and the actors look bored ."]
@@ -104,6 +106,10 @@ def test_review_rows_score_every_review_token_and_nothing_else(enc):
     assert x[0] == enc.eot_token and y == ids[:10] and x[1:] == y[:-1]  # every target is a review token
     x, y = review_example(enc, text, n_tokens=1000)
     assert y == ids and enc.eot_token not in y
+    x, y = review_example(enc, text, n_tokens=10, part="end")  # the verdict: the review's last tokens
+    assert x[0] == enc.eot_token and y == ids[-10:] and x[1:] == y[:-1]
+    with pytest.raises(ValueError, match="choose one of"):
+        review_example(enc, text, part="middle")
 
     reviews = {"train": [(text, 1), ("Awful. I want my money back.", 0), ("Great!", 1)],
                "val": [("A joy.", 1), ("Boring.", 0)]}
@@ -118,3 +124,17 @@ def test_review_rows_score_every_review_token_and_nothing_else(enc):
 def test_rt_style_and_sentiment_words():
     assert rt_style("It's great, isn't it?\nYes!") == "it 's great , is n't it ? yes !"
     assert sentiment_words(["A great, GREAT film.", "Boring and bad, not great."]) == (1.5, 1.0)
+
+
+def test_sample_perplexity_is_exp_of_the_mean_token_loss(model, enc):
+    texts = ["a charming , funny film .", "dull ."]
+    rows = [[enc.eot_token] + enc.encode_ordinary(t) for t in texts]
+    nll = []  # the reference: each text alone, unpadded, every token after <|endoftext|> scored
+    for r in rows:
+        logp = F.log_softmax(model(torch.tensor([r])).logits[0], dim=-1)
+        nll += [-logp[t, r[t + 1]].item() for t in range(len(r) - 1)]
+    expected = math.exp(sum(nll) / len(nll))
+    assert sample_perplexity(model, enc, texts, batch_size=2) == pytest.approx(expected, rel=1e-6)
+    assert sample_perplexity(model, enc, texts, batch_size=1) == pytest.approx(expected, rel=1e-6)
+    with pytest.raises(ValueError, match="non-empty"):
+        sample_perplexity(model, enc, [""])

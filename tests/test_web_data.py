@@ -1,11 +1,12 @@
 """Tests for the generated web of pretraining text (data/web.py): seeded, every value stated, names too many to
 remember, shared keys, several formats, and the restaurant task held out."""
+import collections
 import random
 import re
 
 from data import e2e
-from data.web import (DOMAINS, E2E_ONLY_KEYS, RESTAURANT_WORDS, SHARED_KEYS, describe, format_source, real_words, sample_record,
-                      thing_name, unseen_web_records, web_texts, web_tokens)
+from data.web import (DOMAINS, E2E_ONLY_KEYS, RESTAURANT_WORDS, SHARED_KEYS, describe, format_source, listing_document,
+                      listing_record, real_words, sample_record, thing_name, unseen_web_records, web_texts, web_tokens)
 from minigpt.tokenizer import load_tokenizer
 
 
@@ -64,7 +65,7 @@ def test_restaurants_are_held_out():
     """No E2E-only key, no word of the restaurant vocabulary, no E2E name: lesson 7's task is new to the base."""
     keys = {k for keys in DOMAINS.values() for k in keys}
     assert not keys & set(E2E_ONLY_KEYS)
-    text = "\n".join(web_texts(20_000, seed=0))
+    text = "\n".join(web_texts(20_000, seed=0) + web_texts(20_000, seed=1, listings=0.5))  # both stages' web
     for key in E2E_ONLY_KEYS:
         assert f"{key}[" not in text and f"{key}:" not in text and f"{key} =" not in text
     words = set(re.findall(r"[a-zé]+", text.lower()))
@@ -120,3 +121,37 @@ def test_mix_into_gives_the_asked_share_of_web_text():
     assert len(mix_into(enc, reviews, 0)[1]) == 0
     with pytest.raises(ValueError, match="0 <= share < 1"):
         mix_into(enc, reviews, 1.0)
+
+
+def test_listings_state_every_value_and_name_every_key():
+    """Stage 2's listings: keys of any kind (a word, a made-up word, a joined pair, two words), each value stated
+    in the description beside the key's words; yes/no values say the key is, or is not, so."""
+    rng = random.Random(0)
+    kinds = collections.Counter()
+    for _ in range(300):
+        doc = listing_document(random.Random(rng.random()))
+        source, text = re.split(r" => |\n=> | -- ", doc, maxsplit=1)
+        record = dict(re.findall(r"(\w[\w ]*)\[([^\]]+)\]", source)) if "[" in source else None
+        if record is None:
+            continue
+        assert text.startswith(record["name"]), doc
+        for key, value in record.items():
+            if key == "name":
+                continue
+            said = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", key).lower()
+            assert said in text, (key, doc)
+            if value == "no":
+                assert re.search(rf"\b(not|no) (listed as )?{re.escape(said)}\b", text), (key, doc)
+            elif value != "yes":
+                assert value in text, (value, doc)
+            kinds["joined" if re.search(r"[a-z][A-Z]", key) else "two words" if " " in key else "one word"] += 1
+    assert min(kinds.values()) >= 30, kinds
+    keys = {k for _ in range(2000) for k in listing_record(rng)}
+    assert len(keys) > 5000  # a space of keys far too large to remember
+
+
+def test_listings_leave_the_web_of_the_first_stage_as_it_was():
+    """listings=0 gives the documents stage 1 of the course base read, exactly."""
+    assert web_texts(300, seed=2, listings=0.0) == web_texts(300, seed=2)
+    mixed = web_texts(300, seed=2, listings=0.5)
+    assert mixed != web_texts(300, seed=2) and len(mixed) == 300

