@@ -111,7 +111,7 @@ print(f"  as tokens: {x.shape[1]} positions in the padded batch; loss on {(y[0] 
 # That is what gives a prefix something to steer.
 
 # %%
-n_probe = 8 if args.quick else 60
+n_probe = 6 if args.quick else 60
 record_rate, record_examples = name_copy_rate(base, enc, *zip(*unseen_web_records(n_probe)), device=device)
 e2e_rate, e2e_examples = name_copy_rate(base, enc, *restaurant_copy_sources(n_probe), device=device)
 new_rate, new_examples = name_copy_rate(base, enc, *restaurant_copy_sources(n_probe, new_names=True), device=device)
@@ -144,7 +144,7 @@ print(f"random tokens said twice: loss {first_copy:.2f} nats on the first copy, 
 # %%
 for positions in ("from_zero", "after_prefix"):
     untrained = build_tuned(base, "prefix", prefix_len=args.prefix_len, init_ids=init_token_ids(enc, "task"),
-                            positions=positions, init_steps=100 if args.quick else 300)
+                            positions=positions, init_steps=30 if args.quick else 300)
     rate, examples = name_copy_rate(untrained, enc, *restaurant_copy_sources(n_probe), device=device)
     print(f"untrained task-words prefix, real tokens {positions}: names copied {rate:.0%} (no prefix: {e2e_rate:.0%})"
           f"; e.g. {examples[1][1][:70]!r}")
@@ -177,8 +177,9 @@ for method in args.methods:
     model, result, histories[method] = run_method(
         base, enc, method, batches, test_rows, steps, lrs[method], batch_size=args.batch_size,
         prefix_len=args.prefix_len, init_ids=init_ids, seed=args.seed, eval_batches=2 if args.quick else 10,
+        eval_every=steps if args.quick else None,
         hidden=args.hidden, positions=args.positions, device=device, max_new_tokens=24 if args.quick else 64,
-        init_steps=50 if args.quick else 300)
+        init_steps=20 if args.quick else 300)
     if method == "finetune":
         file = out_dir / "e2e.finetune.pt"
         save_weights(file, model.config, dict(model.named_parameters()), meta={"task": "e2e", "method": method})

@@ -119,7 +119,7 @@ def run(study, method, prefix_len=10, reparam="mlp", init="example", n_train=Non
         base, method, batches_for(train_rows, args.seed + seed), steps, lr, prefix_len=prefix_len, reparam=reparam,
         init_ids=init_token_ids(enc, init, (train_rows[0]["source"], train_rows[0]["target"])), seed=seed,
         eval_every=steps, eval_batches=2 if args.quick else 5, positions=args.positions,
-        init_steps=50 if args.quick else 300, progress=False)
+        init_steps=20 if args.quick else 300, progress=False)
     entry = {"study": study, **settings, "lr": lr, "val_loss": history["eval_val_loss"][-1]}
     for name, test in (scored or {"test": test_rows}).items():
         r = evaluate_e2e(model, enc, test, device=device, max_new_tokens=max_new_tokens)

@@ -77,7 +77,7 @@ def tune(method, batches, n_steps, lr, init_text=None):
     init_ids = enc.encode_ordinary(init_text) if init_text else None
     return train_method(base, method, batches, n_steps, lr, batch_size=args.batch_size, prefix_len=P,
                         init_ids=init_ids, seed=args.seed, eval_every=n_steps if args.quick else max(1, n_steps // 3),
-                        eval_batches=eval_batches, positions=args.positions, init_steps=50 if args.quick else 300)
+                        eval_batches=eval_batches, positions=args.positions, init_steps=20 if args.quick else 300)
 
 
 # %% [markdown]

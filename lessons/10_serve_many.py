@@ -88,8 +88,9 @@ def tune(method, rows, lr):
     batches = PairBatches(enc, pairs, args.batch_size, block_size, seed=args.seed, device=device)
     return train_method(base, method, batches, steps, lr, batch_size=args.batch_size, prefix_len=P,
                         init_ids=init_token_ids(enc, "example", pairs["train"][0]), seed=args.seed,
-                        eval_batches=1 if args.quick else 5, positions=args.positions,
-                        init_steps=50 if args.quick else 300)
+                        eval_every=steps if args.quick else None, eval_batches=1 if args.quick else 5,
+                        positions=args.positions,
+                        init_steps=20 if args.quick else 300)
 
 
 def answers(model, sources, max_new_tokens):
