@@ -37,17 +37,14 @@ import torch
 from tqdm.auto import tqdm
 
 from data.reviews import imdb_reviews, rotten_tomatoes_split
-from minigpt.checkpoint import describe_base, load_pretrained
-from minigpt.tokenizer import load_tokenizer
-from minigpt.utils import (lesson_output_dir, lesson_parser, parse_lesson_args, pick_device,
-                          positive_int, set_seed)
+from minigpt.utils import lesson_output_dir, lesson_parser, parse_lesson_args, positive_int
 from prefix import PrefixedGPT, save_prefix
 from prefix.experiment import generate_fn, train_method
 from prefix.judge import BagOfWordsJudge
 from prefix.metrics import accuracy, confusion_matrix, f1_score, macro_f1
 from prefix.sentiment import (label_gaps, logits_fn, review_batches, sample_perplexity, sentiment_pairs,
                               sentiment_words)
-from lessons.flags import add_prefix_flags, resolve
+from lessons.flags import add_prefix_flags, resolve, start_prefix_lesson
 from prefix.tasks import PairBatches
 
 parser = lesson_parser(__doc__, base=True)
@@ -63,13 +60,7 @@ review_steps = args.review_steps or (4 if args.quick else 400)
 n_samples = args.samples or (2 if args.quick else 16)
 P = args.prefix_len
 eval_batches = 1 if args.quick else 5
-device = pick_device(args.device)
-set_seed(args.seed)
-
-base = load_pretrained(args.ckpt, device)
-enc = load_tokenizer()
-block_size = base.config.block_size - (P if args.positions == "after_prefix" else 0)  # room for real tokens
-print(f"base: {describe_base(args.ckpt)}\n  {base.num_params():,} parameters")
+device, base, enc, block_size = start_prefix_lesson(args)  # block_size: the room for real tokens
 
 
 def tune(method, batches, n_steps, lr, init_text=None):

@@ -49,15 +49,13 @@ from data.dialogue import dialogue_split, reply_is_right
 from data.e2e import load_e2e
 from data.reviews import rotten_tomatoes_split
 from data.table_qa import table_qa_split
-from minigpt.checkpoint import COURSE_BASE_PATH, describe_base, load_pretrained
-from minigpt.tokenizer import load_tokenizer
-from minigpt.utils import (RUNS_DIR, lesson_output_dir, lesson_parser, parse_lesson_args, pick_device, race,
-                           set_seed)
+from minigpt.checkpoint import COURSE_BASE_PATH, load_pretrained
+from minigpt.utils import RUNS_DIR, lesson_output_dir, lesson_parser, parse_lesson_args, race
 from prefix import MultiPrefixGPT, load_prefix, save_prefix
 from prefix.experiment import generate_fn, init_token_ids, train_method
 from prefix.metrics import exact_match, token_f1
 from prefix.sentiment import LABEL_WORDS, candidate_rows, sentiment_source, span_logprobs
-from lessons.flags import add_prefix_flags, resolve
+from lessons.flags import add_prefix_flags, resolve, start_prefix_lesson
 from prefix.tasks import PairBatches, encode_pair, generate_targets, pad_rows
 
 E2E_PREFIX = RUNS_DIR / "07_prefix_tune" / "e2e.prefix.pt"
@@ -73,13 +71,7 @@ args = parse_lesson_args(parser)
 out_dir = lesson_output_dir(parser, args, "10_serve_many", writes=["prefixes"])
 steps, n_test = resolve(args, "steps"), resolve(args, "n_test")
 P = args.prefix_len
-device = pick_device(args.device)
-set_seed(args.seed)
-
-base = load_pretrained(args.ckpt, device)
-enc = load_tokenizer()
-block_size = base.config.block_size - (P if args.positions == "after_prefix" else 0)  # room for real tokens
-print(f"base: {describe_base(args.ckpt)}\n  {base.num_params():,} parameters")
+device, base, enc, block_size = start_prefix_lesson(args)  # block_size: the room for real tokens
 
 
 def tune(method, rows, lr):

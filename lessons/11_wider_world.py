@@ -104,7 +104,7 @@ def train_e2e_prefix(rule):
 
 # %%
 gpt2_dir = export_gpt2(base, out_dir / "gpt2")
-hf_base = transformers.GPT2LMHeadModel.from_pretrained(gpt2_dir).to(device).eval()
+hf_base = transformers.GPT2LMHeadModel.from_pretrained(gpt2_dir, local_files_only=True).to(device).eval()
 idx = torch.tensor([enc.encode_ordinary(test_rows[0]["source"])], device=device)
 with torch.no_grad():
     diff = (base(idx).logits - hf_base(idx).logits).abs().max().item()
@@ -120,7 +120,7 @@ print(f"max |logits(minigpt) - logits(GPT2LMHeadModel)| on one input: {diff:.1e}
 
 # %%
 tok_dir = export_tokenizer(enc, out_dir / "tokenizer")
-fast = transformers.PreTrainedTokenizerFast.from_pretrained(tok_dir)
+fast = transformers.PreTrainedTokenizerFast.from_pretrained(tok_dir, local_files_only=True)
 texts = [f"{r['source']} {r['target']}" for r in load_e2e("train")[:200]] + [r["source"] for r in test_rows]
 same = sum(fast(t)["input_ids"] == enc.encode_ordinary(t) for t in texts)
 print(f"\nwrote {tok_dir / 'tokenizer.json'}; the same ids as the course tokenizer on {same}/{len(texts)} E2E texts")
@@ -146,7 +146,7 @@ if prefix is None or prefix.positions != "after_prefix":
           f"training one here ({steps} steps), the after-prefix run of part 5")
     prefix = train_e2e_prefix("after_prefix")[0].prefix.folded()
 adapter_dir = export_peft(prefix, out_dir / "e2e_adapter", base_model_folder=gpt2_dir)
-adapted = peft.PeftModel.from_pretrained(hf_base, adapter_dir).eval()
+adapted = peft.PeftModel.from_pretrained(hf_base, adapter_dir, local_files_only=True).eval()
 ours = PrefixedGPT(base, prefix).eval()
 print(f"\nwrote {adapter_dir}: {', '.join(sorted(p.name for p in adapter_dir.iterdir()))}")
 n_show = 3 if args.quick else 10

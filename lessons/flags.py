@@ -1,6 +1,8 @@
 """The command-line flags the prefix lessons (07-11) share, defined once. minigpt.utils.lesson_parser has the flags
 of every lesson (--quick, --seed, --device, --out, --overwrite, --ckpt)."""
-from minigpt.utils import positive_float, positive_int
+from minigpt.checkpoint import describe_base, load_pretrained
+from minigpt.tokenizer import load_tokenizer
+from minigpt.utils import pick_device, positive_float, positive_int, set_seed
 from prefix.prefix_tuning import POSITIONS
 
 E2E_PREFIX_HELP = "lesson 07's table-to-text prefix (default runs/07_prefix_tune/e2e.prefix.pt)"
@@ -25,6 +27,19 @@ def add_prefix_flags(parser, steps, n_test, lr_finetune=1e-3, what_steps="traini
                         help="where real tokens are numbered: after the prefix (PEFT's rule, the default here) or from 0")
     parser.add_argument("--lr-prefix", type=positive_float, default=1e-2)
     parser.add_argument("--lr-finetune", type=positive_float, default=lr_finetune)
+
+
+def start_prefix_lesson(args):
+    """The start every prefix lesson shares once its flags are read: device (printed), seeds, the base (the course
+    base unless --ckpt; described), the tokenizer, and the room left for real tokens in the base's context (P less
+    under --positions after_prefix, where the prefix takes positions 0..P-1). -> (device, base, enc, block_size)."""
+    device = pick_device(args.device)
+    set_seed(args.seed)
+    base = load_pretrained(args.ckpt, device)
+    enc = load_tokenizer()
+    block_size = base.config.block_size - (args.prefix_len if args.positions == "after_prefix" else 0)
+    print(f"base: {describe_base(args.ckpt)}\n  {base.num_params():,} parameters")
+    return device, base, enc, block_size
 
 
 def resolve(args, name):

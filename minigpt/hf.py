@@ -138,7 +138,7 @@ def import_gpt2(folder, device="cpu") -> GPT:
     folder = Path(folder)
     if not (folder / "config.json").is_file():
         raise FileNotFoundError(f"{folder} has no config.json: give the folder export_gpt2 (or save_pretrained) wrote.")
-    hf = transformers.GPT2LMHeadModel.from_pretrained(folder, dtype=torch.float32)
+    hf = transformers.GPT2LMHeadModel.from_pretrained(folder, dtype=torch.float32, local_files_only=True)
     model = GPT(minigpt_config(hf.config))
     model.load_state_dict(from_gpt2_state_dict(hf.state_dict()))
     return model.to(device).eval()
