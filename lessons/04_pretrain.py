@@ -253,11 +253,12 @@ if main:
 # ## Your model beside the course base
 #
 # The later lessons start from the *course base* (`data/course_base/`), made with this lesson's recipe, the same
-# model and the same mix of text, only pretrained about 20 times longer (`python -m data.course_base`, 1-2 hours on
-# two CPU cores; `provenance.json` beside it records how). Set side by side, three things show what more
+# model and the same mix of text, only pretrained about 25 times longer (`python -m data.course_base`, about 2 hours
+# on two CPU cores; `provenance.json` beside it records how). Set side by side, three things show what more
 # pretraining buys:
 #
-# - the validation loss against tokens seen: your curve is the start of the course base's;
+# - the validation loss against tokens seen: your curve is the start of the course base's (the jump at 40M tokens
+#   is its second stage starting: a fresh learning-rate warmup on text with listings, data/web.py);
 # - the copy checks of lesson 7: given a table it never saw, does the model write the name? Given random tokens
 #   said twice, is the second copy easier than the first?
 # - a sample from each, from the same start and seed.
