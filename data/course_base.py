@@ -103,11 +103,11 @@ def copy_checks(model, enc, device="cpu", n=60) -> dict:
     from .web import unseen_web_records
 
     sources, names = zip(*unseen_web_records(n))
-    web_rate, _ = name_copy_rate(model, enc, list(sources), list(names), device=device)
+    web_rate, _ = name_copy_rate(model, enc, list(sources), list(names))
     checks = {"web_records": web_rate}
     for kind in ("known", "new"):
         sources, names = restaurant_copy_sources(n, new_names=kind == "new")
-        checks[f"restaurants_{kind}_names"], _ = name_copy_rate(model, enc, sources, names, device=device)
+        checks[f"restaurants_{kind}_names"], _ = name_copy_rate(model, enc, sources, names)
     checks["repeat_first"], checks["repeat_second"] = repeat_losses(model)
     return checks
 

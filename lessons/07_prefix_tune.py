@@ -86,7 +86,7 @@ print(f"base: {describe_base(args.ckpt)}\n  {base.num_params():,} parameters; at
 # %%
 rows = {split: load_e2e(split) for split in ("train", "val", "test")}
 pairs = {split: [(r["source"], r["target"]) for r in rows[split]] for split in ("train", "val")}
-batches = PairBatches(enc, pairs, args.batch_size, base.config.block_size, seed=args.seed, device=device)
+batches = PairBatches(enc, pairs, args.batch_size, base.config.block_size, seed=args.seed)
 test_rows = rows["test"][:n_test]
 print(f"train {len(pairs['train'])} pairs, val {len(pairs['val'])}, scoring {len(test_rows)} test inputs")
 example = rows["train"][0]
@@ -112,9 +112,9 @@ print(f"  as tokens: {x.shape[1]} positions in the padded batch; loss on {(y[0] 
 
 # %%
 n_probe = 6 if args.quick else 60
-record_rate, record_examples = name_copy_rate(base, enc, *zip(*unseen_web_records(n_probe)), device=device)
-e2e_rate, e2e_examples = name_copy_rate(base, enc, *restaurant_copy_sources(n_probe), device=device)
-new_rate, new_examples = name_copy_rate(base, enc, *restaurant_copy_sources(n_probe, new_names=True), device=device)
+record_rate, record_examples = name_copy_rate(base, enc, *zip(*unseen_web_records(n_probe)))
+e2e_rate, e2e_examples = name_copy_rate(base, enc, *restaurant_copy_sources(n_probe))
+new_rate, new_examples = name_copy_rate(base, enc, *restaurant_copy_sources(n_probe, new_names=True))
 first_copy, second_copy = repeat_losses(base)
 print(f"names copied, with no training: {record_rate:.0%} of unseen web records, {e2e_rate:.0%} of restaurant inputs, "
       f"{new_rate:.0%} with names used nowhere")
@@ -145,7 +145,7 @@ print(f"random tokens said twice: loss {first_copy:.2f} nats on the first copy, 
 for positions in ("from_zero", "after_prefix"):
     untrained = build_tuned(base, "prefix", prefix_len=args.prefix_len, init_ids=init_token_ids(enc, "task"),
                             positions=positions, init_steps=30 if args.quick else 300)
-    rate, examples = name_copy_rate(untrained, enc, *restaurant_copy_sources(n_probe), device=device)
+    rate, examples = name_copy_rate(untrained, enc, *restaurant_copy_sources(n_probe))
     print(f"untrained task-words prefix, real tokens {positions}: names copied {rate:.0%} (no prefix: {e2e_rate:.0%})"
           f"; e.g. {examples[1][1][:70]!r}")
 del untrained
@@ -178,7 +178,7 @@ for method in args.methods:
         base, enc, method, batches, test_rows, steps, lrs[method], batch_size=args.batch_size,
         prefix_len=args.prefix_len, init_ids=init_ids, seed=args.seed, eval_batches=2 if args.quick else 10,
         eval_every=steps if args.quick else None,
-        hidden=args.hidden, positions=args.positions, device=device, max_new_tokens=24 if args.quick else 64,
+        hidden=args.hidden, positions=args.positions, max_new_tokens=24 if args.quick else 64,
         init_steps=20 if args.quick else 300)
     if method == "finetune":
         file = out_dir / "e2e.finetune.pt"

@@ -122,7 +122,7 @@ def run(study, method, prefix_len=10, reparam="mlp", init="example", n_train=Non
         init_steps=20 if args.quick else 300, progress=False)
     entry = {"study": study, **settings, "lr": lr, "val_loss": history["eval_val_loss"][-1]}
     for name, test in (scored or {"test": test_rows}).items():
-        r = evaluate_e2e(model, enc, test, device=device, max_new_tokens=max_new_tokens)
+        r = evaluate_e2e(model, enc, test, max_new_tokens=max_new_tokens)
         prefix = "" if name == "test" else f"{name}_"
         entry.update({f"{prefix}bleu": r["bleu"], f"{prefix}slot_error": r["slot_error"]})
     print("    " + ", ".join(f"{k} {v:.3f}" if "error" in k or "loss" in k else f"{k} {v:.1f}"

@@ -52,7 +52,7 @@ from data.table_qa import table_qa_split
 from minigpt.checkpoint import COURSE_BASE_PATH, load_pretrained
 from minigpt.utils import RUNS_DIR, lesson_output_dir, lesson_parser, parse_lesson_args, race
 from prefix import MultiPrefixGPT, load_prefix, save_prefix
-from prefix.experiment import generate_fn, init_token_ids, train_method
+from prefix.experiment import init_token_ids, train_method
 from prefix.metrics import exact_match, token_f1
 from prefix.sentiment import LABEL_WORDS, candidate_rows, sentiment_source, span_logprobs
 from lessons.flags import add_prefix_flags, resolve, start_prefix_lesson
@@ -87,7 +87,7 @@ def tune(method, rows, lr):
 
 def answers(model, sources, max_new_tokens):
     """Greedy answers of a model (base, prefixed or fine-tuned) for the sources; None = the base alone."""
-    return generate_targets(generate_fn(model), enc, sources, max_new_tokens, device=device)
+    return generate_targets(model, enc, sources, max_new_tokens)
 
 
 # %% [markdown]

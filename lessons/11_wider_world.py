@@ -88,7 +88,7 @@ def train_e2e_prefix(rule):
         batches = PairBatches(enc, pairs, 16, base.config.block_size, seed=args.seed, device=device)
         model, result, _ = run_method(
             base, enc, "prefix", batches, test_rows, steps, 1e-2, prefix_len=14,
-            init_ids=init_token_ids(enc, "example", pairs["train"][0]), seed=args.seed, positions=rule, device=device,
+            init_ids=init_token_ids(enc, "example", pairs["train"][0]), seed=args.seed, positions=rule,
             measure=False, init_steps=20 if args.quick else 300, max_new_tokens=24 if args.quick else 64,
             eval_every=steps if args.quick else None, eval_batches=2 if args.quick else 10)
         trained[rule] = model.eval(), {k: result[k] for k in ("bleu", "rouge_l", "slot_error", "final_val_loss")}

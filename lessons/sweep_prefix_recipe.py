@@ -48,7 +48,7 @@ def run(round_, method="prefix", lr=1e-2, init="task", prefix_len=10, hidden=512
     init_ids = init_token_ids(enc, init, example=pairs["train"][0]) if method != "finetune" else None
     _, r, _ = run_method(base, enc, method, batches, score_rows, n_steps, lr, prefix_len=prefix_len, hidden=hidden,
                          init_ids=init_ids, positions=positions, seed=args.seed, eval_every=n_steps,
-                         eval_batches=2 if args.quick else 10, device=device, progress=False, measure=False)
+                         eval_batches=2 if args.quick else 10, progress=False, measure=False)
     entry = dict(round=round_, method=method, lr=lr, init=init if method != "finetune" else "-", positions=positions,
                  prefix_len=prefix_len,
                  hidden=hidden, steps=n_steps, bleu=r["bleu"], slot_error=r["slot_error"], val_loss=r["final_val_loss"])

@@ -100,3 +100,60 @@ def generate(model, idx, max_new_tokens, temperature=1.0, top_k=None, generator=
                 break
     model.train(was_training)
     return idx
+
+
+@torch.no_grad()
+def generate_ragged(model, prompts, max_new_tokens, temperature=1.0, top_k=None, generator=None,
+                    slots=None, stop_token=None, pos_offset=0):
+    """Continue prompts of different lengths in one batch, through the KV cache -> each row's new tokens (lists).
+
+    prompts: B lists of token ids. They are right-padded to the longest, T. Row b's padding (positions len_b..T-1)
+    is hidden by the attention mask from every later query, and row b's new tokens take positions len_b, len_b+1, ...
+    So every row gets what generate() gives it alone, up to float rounding in the batched matmuls (greedy decoding
+    can then differ only where two tokens are all but tied). One batch instead of one per prompt length: the
+    E2E test inputs have ~70 lengths among 500.
+    The first pass reads every prompt whole, so each row's first new token comes from the logits of its last real
+    token (index len_b - 1), not of the last column.
+    slots, pos_offset, stop_token, sampling: as generate(). Each row's list ends with stop_token if it made one.
+    The longest prompt plus max_new_tokens must fit in the context (generate() recomputes past it; this does not).
+    """
+    check_sampling_args(max_new_tokens, temperature, top_k)
+    if not prompts or any(len(p) == 0 for p in prompts):
+        raise ValueError("give a non-empty list of prompts, each at least one token long.")
+    device = next(model.parameters()).device
+    lengths = torch.tensor([len(p) for p in prompts], device=device)  # (B,)
+    B, T = len(prompts), int(lengths.max())
+    room = model.config.block_size - pos_offset
+    if T + max_new_tokens > room:
+        raise ValueError(f"the longest prompt ({T} tokens) plus {max_new_tokens} new tokens does not fit in the "
+                         f"{room} positions the model has; ask for fewer tokens, or use generate() on prompts of one "
+                         f"length (it recomputes on the last tokens once the context is full).")
+    idx = torch.zeros((B, T), dtype=torch.long, device=device)  # padding: any valid id (it is never looked at)
+    for b, p in enumerate(prompts):
+        idx[b, :len(p)] = torch.tensor(p, dtype=torch.long)
+    check_prompt(idx, model.config, pos_offset)
+    P = 0 if slots is None else slots[0][0].size(2)
+    real = torch.arange(T, device=device)[None, :] < lengths[:, None]  # (B, T) False on padding
+    # the keys a query may look at: the slots, each row's real tokens, and every token generated so far
+    visible = torch.cat([real.new_ones(B, P), real, real.new_ones(B, max_new_tokens)], dim=1)  # (B, P+T+new)
+    was_training = model.training
+    model.eval()
+    out = model(idx, attention_mask=visible[:, :P + T], slots=slots, pos_offset=pos_offset)
+    logits = out.logits[torch.arange(B, device=device), lengths - 1]  # (B, V): after each row's last real token
+    new, done = [], torch.zeros(B, dtype=torch.bool, device=device)
+    for step in range(max_new_tokens):
+        next_id = sample_next(logits, temperature, top_k, generator)  # (B, 1)
+        new.append(next_id)
+        if stop_token is not None:
+            done |= next_id.squeeze(1) == stop_token
+        if step == max_new_tokens - 1 or (stop_token is not None and done.all()):
+            break
+        # the cache holds P slots + T prompt columns + step earlier new tokens; row b's new token sits at len_b + step
+        out = model(next_id, attention_mask=visible[:, :P + T + step + 1], slots=out.kv,
+                    pos_offset=pos_offset + lengths + step)
+        logits = out.logits[:, -1, :]
+    model.train(was_training)
+    rows = torch.cat(new, dim=1).tolist() if new else [[] for _ in prompts]  # (B, new)
+    if stop_token is not None:
+        rows = [row[:row.index(stop_token) + 1] if stop_token in row else row for row in rows]
+    return rows

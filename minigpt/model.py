@@ -88,14 +88,26 @@ class GPT(nn.Module):
     # -- the three stages of a forward pass, separate so prefix/ can reuse them ------------------------------
 
     def embed(self, idx, pos_offset=0):
-        """(B, T) token ids -> (B, T, C) token + position embeddings; positions pos_offset..pos_offset+T-1."""
+        """(B, T) token ids -> (B, T, C) token + position embeddings; positions pos_offset..pos_offset+T-1.
+
+        pos_offset: an int, or a (B,) tensor that gives each row its own first position (rows of different lengths
+        decoded in one batch: minigpt.generate.generate_ragged).
+        """
         B, T = idx.shape
         if T == 0:
             raise ValueError("got an empty sequence: give at least one token.")
-        if pos_offset + T > self.config.block_size:
+        per_row = torch.is_tensor(pos_offset)
+        if per_row and pos_offset.shape != (B,):
+            raise ValueError(f"pos_offset must be an int or a ({B},) tensor (one first position per row), "
+                             f"got shape {tuple(pos_offset.shape)}.")
+        first = int(pos_offset.min()) if per_row else pos_offset
+        last = int(pos_offset.max()) if per_row else pos_offset
+        if first < 0:
+            raise ValueError(f"pos_offset={first}: positions start at 0.")
+        if last + T > self.config.block_size:
             raise ValueError(
-                f"{T} tokens starting at position {pos_offset} go past block_size={self.config.block_size}: "
-                f"crop the input to its last {self.config.block_size - pos_offset} tokens."
+                f"{T} tokens starting at position {last} go past block_size={self.config.block_size}: "
+                f"crop the input to its last {self.config.block_size - last} tokens."
             )
         if idx.dtype != torch.long:
             raise TypeError(f"token ids must be torch.long, got {idx.dtype}; use idx.long().")
@@ -103,7 +115,8 @@ class GPT(nn.Module):
         if lo < 0 or hi >= self.config.vocab_size:
             raise ValueError(f"token id {hi if hi >= self.config.vocab_size else lo} is outside the vocabulary "
                              f"[0, {self.config.vocab_size}); was the text encoded with the same tokenizer as the model?")
-        pos = torch.arange(pos_offset, pos_offset + T, device=idx.device)  # (T,)
+        steps = torch.arange(T, device=idx.device)
+        pos = pos_offset.to(idx.device)[:, None] + steps if per_row else pos_offset + steps  # (B, T) or (T,)
         return self.drop(self.wte(idx) + self.wpe(pos))
 
     def run_blocks(self, x, slots=None, key_mask=None):
@@ -127,7 +140,7 @@ class GPT(nn.Module):
         targets:        (B, T) next-token ids, -100 where no loss is wanted
         attention_mask: (B, T) with 1 for real tokens and 0 for padding, or (B, P+T) to also hide slots
         slots:          per layer (k, v), each (B, H, P, D), prepended to that layer's keys/values
-        pos_offset:     position of idx[:, 0] (real tokens already in a KV cache)
+        pos_offset:     position of idx[:, 0] (real tokens already in a KV cache); a (B,) tensor: one per row
         """
         if not torch.is_tensor(idx) or idx.dim() != 2:
             shape = tuple(idx.shape) if torch.is_tensor(idx) else type(idx).__name__

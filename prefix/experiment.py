@@ -132,10 +132,10 @@ def step_times_side_by_side(models, batch, rounds=10):
     return race(steps, rounds, warmup=1, device=batch[0].device)  # the warm-up step allocates AdamW's state
 
 
-def evaluate_e2e(model, enc, rows, device="cpu", max_new_tokens=64, batch_size=64):
+def evaluate_e2e(model, enc, rows, max_new_tokens=64, batch_size=64):
     """Greedy outputs for the test rows, scored: BLEU-4 and ROUGE-L against all references, slot error rate."""
     model.eval()
-    outputs = generate_targets(generate_fn(model), enc, [r["source"] for r in rows], max_new_tokens, batch_size, device)
+    outputs = generate_targets(model, enc, [r["source"] for r in rows], max_new_tokens, batch_size)
     model.train()
     refs = [r["references"] for r in rows]
     return {
@@ -174,13 +174,13 @@ def repeat_losses(model, rows=16, length=40, seed=0):
     return loss[:, :length - 1].mean().item(), loss[:, length:].mean().item()
 
 
-def name_copy_rate(model, enc, sources, names, device="cpu"):
+def name_copy_rate(model, enc, sources, names):
     """-> (share of sources whose greedy continuation contains its name, [(source, output), ...]).
 
     The names are ones the output can only get right by reading its source: made-up names and titles
     (data.web.unseen_web_records), or restaurant names after keys the model never saw (restaurant_copy_sources).
     """
-    outputs = generate_targets(generate_fn(model), enc, sources, max_new_tokens=24, device=device)
+    outputs = generate_targets(model, enc, sources, max_new_tokens=24)
     return sum(name in out for name, out in zip(names, outputs)) / len(sources), list(zip(sources, outputs))
 
 
@@ -230,7 +230,7 @@ def method_train_config(method, steps, lr, batch_size=16, seed=0, eval_every=Non
 
 
 def run_method(base, enc, method, batches, test_rows, steps, lr, batch_size=16, prefix_len=10, reparam="mlp",
-               init_ids=None, seed=0, eval_every=None, eval_batches=10, device="cpu", progress=True, measure=True,
+               init_ids=None, seed=0, eval_every=None, eval_batches=10, progress=True, measure=True,
                hidden=512, dtype="fp32", positions="from_zero", max_new_tokens=64, init_steps=300):
     """Build, measure, train and score one method on table-to-text. Returns (model, result dict, history).
 
@@ -244,7 +244,7 @@ def run_method(base, enc, method, batches, test_rows, steps, lr, batch_size=16, 
     memory = step_memory(model, batches("train", 0)) if measure else None
     cfg = method_train_config(method, steps, lr, batch_size, seed, eval_every, eval_batches, dtype)
     history = train(model, batches, cfg, progress=progress)
-    scores = evaluate_e2e(model, enc, test_rows, device=device, max_new_tokens=max_new_tokens)
+    scores = evaluate_e2e(model, enc, test_rows, max_new_tokens=max_new_tokens)
     result = {"method": method, **params, "memory_bytes": memory,
               "final_val_loss": history["eval_val_loss"][-1] if history["eval_val_loss"] else None, **scores}
     return model, result, history

@@ -6,9 +6,13 @@ One example is the source tokens followed by the target tokens and <|endoftext|>
 No loss on the source (the model should not learn to write meaning representations) and none on prefix
 positions (there are none in x: the prefix lives in the key/value slots).
 """
-from collections import defaultdict
+import functools
 
 import torch
+
+from minigpt.generate import generate_ragged
+
+from .tuned import PrefixedGPT
 
 
 def encode_pair_ids(src_ids, tgt_ids, eot_id):
@@ -44,26 +48,54 @@ class PairBatches:
 
     Each epoch walks a fresh permutation seeded by (seed, epoch), so a resumed run sees exactly the batches
     an uninterrupted one would.
+
+    Length buckets: a batch is padded to its longest row, and E2E rows run from ~40 to ~190 tokens, so a random
+    batch is about 30% padding. Inside each window of `bucket` batches of the shuffled epoch the rows are sorted
+    by length, cut into batches, and the batches are shuffled again: a batch holds rows of about one length (a
+    step costs ~half), every row is still seen once per epoch, and the order is still random. bucket=1: no sorting.
     """
 
-    def __init__(self, enc, pairs_by_split, batch_size, block_size, seed=0, device="cpu"):
+    def __init__(self, enc, pairs_by_split, batch_size, block_size, seed=0, device="cpu", bucket=32):
         encoded = {split: [encode_pair(enc, s, t, block_size) for s, t in pairs]
                    for split, pairs in pairs_by_split.items()}
-        self._setup(encoded, batch_size, enc.eot_token, seed, device)
+        self._setup(encoded, batch_size, enc.eot_token, seed, device, bucket)
 
     @classmethod
-    def from_rows(cls, rows_by_split, batch_size, pad_id, seed=0, device="cpu"):
+    def from_rows(cls, rows_by_split, batch_size, pad_id, seed=0, device="cpu", bucket=32):
         """Batches of rows already encoded as (x, y) token lists, e.g. a plain language-model loss on texts."""
         batches = cls.__new__(cls)
-        batches._setup(rows_by_split, batch_size, pad_id, seed, device)
+        batches._setup(rows_by_split, batch_size, pad_id, seed, device, bucket)
         return batches
 
-    def _setup(self, encoded, batch_size, pad_id, seed, device):
+    def _setup(self, encoded, batch_size, pad_id, seed, device, bucket):
         for split, rows in encoded.items():
             if not rows:
                 raise ValueError(f"split {split!r} has no examples.")
+        if isinstance(bucket, bool) or not isinstance(bucket, int) or bucket < 1:
+            raise ValueError(f"bucket={bucket!r}: give a whole number >= 1 of batches per length-sorted window "
+                             f"(1 = no sorting).")
         self.encoded = encoded
-        self.batch_size, self.seed, self.device, self.pad_id = batch_size, seed, device, pad_id
+        self.batch_size, self.seed, self.device, self.pad_id, self.bucket = batch_size, seed, device, pad_id, bucket
+        self._epoch_cache = {}  # split -> (epoch, its row order): batches of one step come from one or two epochs
+
+    def epoch_order(self, split, epoch):
+        """The row indices of one epoch in the order batches take them (seeded by (seed, epoch))."""
+        cached = self._epoch_cache.get(split)
+        if cached is not None and cached[0] == epoch:
+            return cached[1]
+        rows = self.encoded[split]
+        n, bs = len(rows), min(self.batch_size, len(rows))
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
+        order = torch.randperm(n, generator=generator).tolist()
+        if self.bucket > 1:
+            window = bs * self.bucket
+            order = [i for w in range(0, n, window)
+                     for i in sorted(order[w:w + window], key=lambda i: len(rows[i][0]))]
+            batches = [order[b:b + bs] for b in range(0, n, bs)]
+            # sorted windows would run short -> long -> short -> long: shuffle the batches, keep their rows
+            order = [i for j in torch.randperm(len(batches), generator=generator).tolist() for i in batches[j]]
+        self._epoch_cache[split] = (epoch, order)
+        return order
 
     def __call__(self, split, step):
         rows = self.encoded[split]
@@ -72,8 +104,7 @@ class PairBatches:
         picked = []
         while len(picked) < bs:
             epoch, offset = divmod(start + len(picked), n)
-            order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed * 100_003 + epoch))
-            picked += order[offset: offset + bs - len(picked)].tolist()
+            picked += self.epoch_order(split, epoch)[offset: offset + bs - len(picked)]
         return tuple(t.to(self.device) for t in pad_rows([rows[i] for i in picked], self.pad_id))
 
     def target_tokens(self, split):
@@ -81,25 +112,20 @@ class PairBatches:
 
 
 @torch.no_grad()
-def generate_targets(generate_fn, enc, sources, max_new_tokens=64, batch_size=64, device="cpu"):
+def generate_targets(model, enc, sources, max_new_tokens=64, batch_size=64):
     """Greedy-decode a target for every source; returns the texts in order.
 
-    generate_fn(idx, max_new_tokens, temperature=0, stop_token=eot) -> tokens, e.g. PrefixedGPT.generate or
-    functools.partial(minigpt.generate, model). Generation takes rows of equal length, so sources are grouped
-    by token length first (no padding needed, and the result equals decoding each source alone).
+    model: a GPT (a fine-tuned copy, or the base) or a PrefixedGPT. Sources are sorted by token length and decoded
+    batch_size at a time with minigpt.generate_ragged, so a batch has little padding and each output is what
+    decoding its source alone gives (up to float rounding on near-ties).
     """
+    ragged = model.generate_ragged if isinstance(model, PrefixedGPT) else functools.partial(generate_ragged, model)
     encoded = [enc.encode_ordinary(s) for s in sources]
-    groups = defaultdict(list)
-    for i, ids in enumerate(encoded):
-        groups[len(ids)].append(i)
+    order = sorted(range(len(sources)), key=lambda i: len(encoded[i]))
     outputs = [None] * len(sources)
-    for length, idxs in sorted(groups.items()):
-        for start in range(0, len(idxs), batch_size):
-            chunk = idxs[start:start + batch_size]
-            prompt = torch.tensor([encoded[i] for i in chunk], dtype=torch.long, device=device)
-            out = generate_fn(prompt, max_new_tokens, temperature=0, stop_token=enc.eot_token)
-            for row, i in zip(out[:, length:].tolist(), chunk):
-                if enc.eot_token in row:
-                    row = row[:row.index(enc.eot_token)]
-                outputs[i] = enc.decode(row).strip()
+    for start in range(0, len(order), batch_size):
+        chunk = order[start:start + batch_size]
+        rows = ragged([encoded[i] for i in chunk], max_new_tokens, temperature=0, stop_token=enc.eot_token)
+        for row, i in zip(rows, chunk):
+            outputs[i] = enc.decode([t for t in row if t != enc.eot_token]).strip()
     return outputs

@@ -2,7 +2,7 @@
 import torch
 import torch.nn as nn
 
-from minigpt.generate import generate
+from minigpt.generate import generate, generate_ragged
 
 from .freeze import freeze
 
@@ -52,6 +52,12 @@ class PrefixedGPT(nn.Module):
         """minigpt.generate with the prefix as the first entries of the KV cache (the stored prefix is never written)."""
         return generate(self.base, idx, max_new_tokens, slots=self.slots(idx.size(0)),
                         pos_offset=self.prefix.position_offset(), **kwargs)
+
+    @torch.no_grad()
+    def generate_ragged(self, prompts, max_new_tokens, **kwargs):
+        """minigpt.generate_ragged (prompts of different lengths in one batch) with the prefix in front."""
+        return generate_ragged(self.base, prompts, max_new_tokens, slots=self.slots(len(prompts)),
+                               pos_offset=self.prefix.position_offset(), **kwargs)
 
 
 class MultiPrefixGPT(nn.Module):
