@@ -36,9 +36,12 @@ import numpy as np
 import torch
 
 from minigpt import GPT, preset
+from minigpt.batching import make_batch_fn
 from minigpt.checkpoint import COURSE_BASE_DIR, CheckpointError, load_checkpoint, load_model, save_weights
+from minigpt.files import write_text_atomic
+from minigpt.precision import pick_dtype
 from minigpt.tokenizer import encoding_fingerprint, load_tokenizer
-from minigpt.train import TrainConfig, make_batch_fn, pick_dtype, train
+from minigpt.train import TrainConfig, train
 from minigpt.utils import pick_device, set_seed
 from prefix.io import fingerprint
 
@@ -215,7 +218,7 @@ def export(ckpt_paths, out: Path, enc, device, command: str, seconds=None) -> di
         curve["val_loss"] += history["eval_val_loss"]
         offset += history["tokens"][-1]
     provenance = {
-        "what": "the course base: lessons 05-11 load it by default (minigpt.checkpoint.load_pretrained)",
+        "what": "the course base: lessons 05-11 load it by default (lessons.flags.load_pretrained)",
         "command": command, "commit": git_commit(),
         "config": model.config.to_dict(),
         "tokenizer": enc.name, "tokenizer_fingerprint": encoding_fingerprint(enc),
@@ -230,9 +233,7 @@ def export(ckpt_paths, out: Path, enc, device, command: str, seconds=None) -> di
         "curve": curve,
         "copy_checks": copy_checks(stored, enc, device),
     }
-    tmp = out / "provenance.json.tmp"
-    tmp.write_text(json.dumps(provenance, indent=1) + "\n")
-    tmp.replace(out / "provenance.json")
+    write_text_atomic(out / "provenance.json", json.dumps(provenance, indent=1) + "\n")
     print(json.dumps({k: provenance[k] for k in ("tokens_seen", "val_slice_losses", "copy_checks")}, indent=1))
     print(f"wrote {out / 'model.pt'} and {out / 'provenance.json'}")
     return provenance

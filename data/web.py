@@ -34,6 +34,8 @@ import random
 import re
 from pathlib import Path
 
+from minigpt.files import write_text_atomic
+
 # ----------------------------------------------------------------------------------------------
 # What must never appear: the E2E task's own keys, vocabulary and names (checked by tests/test_web_data.py)
 
@@ -425,7 +427,7 @@ if __name__ == "__main__":
 
     if "--write-words" in sys.argv:
         WORDS_FILE.parent.mkdir(exist_ok=True)
-        WORDS_FILE.write_text("\n".join(derive_real_words()) + "\n")
+        write_text_atomic(WORDS_FILE, "\n".join(derive_real_words()) + "\n")
         print(f"wrote {WORDS_FILE}")
     else:
         for text in web_texts(12, seed=1):

@@ -128,7 +128,7 @@ def check_bf16(prefer):
     """Informational: many CPUs emulate bf16 (slower than fp32); `--dtype auto` in lesson 4 picks the faster one."""
     from contextlib import redirect_stdout
 
-    from minigpt.train import pick_dtype
+    from minigpt.precision import pick_dtype
     from minigpt.utils import pick_device
 
     try:
@@ -155,7 +155,7 @@ def run_check(check, *args):
 def main(argv=None):
     # lesson_parser lives in minigpt.utils, which imports torch: a missing torch must still get a clean report
     try:
-        from minigpt.utils import lesson_parser, parse_lesson_args
+        from lessons.flags import lesson_parser, parse_lesson_args
 
         args = parse_lesson_args(lesson_parser(__doc__)) if argv is None else lesson_parser(__doc__).parse_args(argv)
         device = args.device

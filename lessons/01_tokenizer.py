@@ -39,23 +39,14 @@ import regex
 from tqdm import tqdm
 
 from data.reviews import pretraining_texts
+from lessons.flags import lesson_parser, parse_lesson_args, start_lesson
 from minigpt import GPT, preset
-from minigpt.tokenizer import (
-    DEFAULT_TOKENIZER_PATH,
-    GPT2_SPLIT_PATTERN,
-    gpt2_tokenizer,
-    load_ranks,
-    load_tokenizer,
-    make_encoding,
-    merge_pair,
-    train_bpe,
-)
-from minigpt.utils import lesson_output_dir, lesson_parser, parse_lesson_args, set_seed
+from minigpt.tokenizer import (DEFAULT_TOKENIZER_PATH, GPT2_SPLIT_PATTERN, gpt2_tokenizer, load_ranks, load_tokenizer,
+                               make_encoding, merge_pair, train_bpe)
 
 parser = lesson_parser(__doc__)
 args = parse_lesson_args(parser)
-out_dir = lesson_output_dir(parser, args, "01_tokenizer")
-set_seed(args.seed)
+out_dir, _, _ = start_lesson(parser, args, "01_tokenizer", uses_device=False)
 
 try:  # IMDB reviews only: the Rotten Tomatoes sentences stay unseen
     train_texts, val_texts = pretraining_texts()

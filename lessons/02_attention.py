@@ -35,14 +35,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lessons.flags import lesson_parser, parse_lesson_args, start_lesson
 from minigpt import GPTConfig
 from minigpt.attention import CausalSelfAttention, causal_mask, scaled_dot_product_attention
-from minigpt.utils import lesson_output_dir, lesson_parser, parse_lesson_args, set_seed
 
 parser = lesson_parser(__doc__)
 args = parse_lesson_args(parser)
-out_dir = lesson_output_dir(parser, args, "02_attention")
-gen = set_seed(args.seed)
+out_dir, _, gen = start_lesson(parser, args, "02_attention", uses_device=False)
 torch.set_printoptions(precision=3, sci_mode=False, linewidth=120)
 
 # %% [markdown]

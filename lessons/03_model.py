@@ -32,14 +32,13 @@ matplotlib.use("Agg")  # write PNG files; no window needed
 import matplotlib.pyplot as plt
 import torch
 
+from lessons.flags import lesson_parser, parse_lesson_args, start_lesson
 from minigpt import GPT, preset
-from minigpt.utils import lesson_output_dir, lesson_parser, parse_lesson_args, pick_device, race, set_seed
+from minigpt.utils import time_in_turns
 
 parser = lesson_parser(__doc__)
 args = parse_lesson_args(parser)
-out_dir = lesson_output_dir(parser, args, "03_model")
-device = pick_device(args.device)
-gen = set_seed(args.seed)
+out_dir, device, gen = start_lesson(parser, args, "03_model")
 
 config = preset("tiny", vocab_size=2049)
 model = GPT(config).to(device)
@@ -182,7 +181,7 @@ for label, kwargs in [("plain", {}), (f"{P} slots + padding mask", dict(slots=sl
 
 # %%
 reps = 3 if args.quick else 5
-times = race({"explicit": lambda: explicit(x, y).loss.backward(), "sdpa": lambda: fused(x, y).loss.backward()},
+times = time_in_turns({"explicit": lambda: explicit(x, y).loss.backward(), "sdpa": lambda: fused(x, y).loss.backward()},
              reps, warmup=1, device=device)  # medians, the two taking turns (minigpt/utils.py)
 for name, seconds in times.items():
     print(f"{name:8s}: {seconds * 1000:7.1f} ms per forward+backward ({B * config.block_size / seconds:,.0f} tokens/s)")

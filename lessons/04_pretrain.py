@@ -46,15 +46,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from data.web import mix_into, web_texts
 from data.reviews import prepare_token_memmaps
+from data.web import mix_into, web_texts
+from lessons.flags import add_train_args, lesson_parser, parse_lesson_args, start_lesson, train_config_from_args
 from minigpt import GPT, generate
+from minigpt.batching import make_batch_fn
 from minigpt.checkpoint import CheckpointError, course_base_provenance, load_model
 from minigpt.config import add_config_args, config_from_args
+from minigpt.distributed import dist_env, distributed_device, is_main_process
+from minigpt.precision import pick_dtype
 from minigpt.tokenizer import encoding_fingerprint, load_tokenizer
-from minigpt.train import (add_train_args, dist_env, distributed_device, is_main_process, make_batch_fn, pick_dtype,
-                           schedule, train, train_config_from_args)
-from minigpt.utils import lesson_output_dir, lesson_parser, parse_lesson_args, pick_device, set_seed
+from minigpt.train import schedule, train
 
 parser = lesson_parser(__doc__)
 parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
@@ -70,20 +72,19 @@ add_config_args(parser, default_preset="tiny")
 DEFAULT_TOKENS, QUICK_TOKENS = 2e6, 8e4
 DEFAULTS = dict(batch_size=8, lr=3e-3, eval_batches=10, dtype="auto")
 QUICK = dict(batch_size=8, lr=1.5e-3, eval_batches=3, dtype="auto")
-add_train_args(parser, **DEFAULTS, steps="--tokens / tokens per step", warmup_steps="steps/15",
-               eval_every="steps/8", ckpt_every="steps/4")
+add_train_args(parser, help_defaults={**DEFAULTS, "steps": "--tokens / tokens per step", "warmup_steps": "steps/15",
+                                      "eval_every": "steps/8", "ckpt_every": "steps/4"})
 args = parse_lesson_args(parser)
 
 main = is_main_process()  # under torchrun only rank 0 prints, plots and writes files
 log = print if main else (lambda *a, **k: None)
-out_dir = lesson_output_dir(parser, args, "04_pretrain", writes=["model.pt"], can_resume=True)
+out_dir, device, _ = start_lesson(parser, args, "04_pretrain", writes=["model.pt"], can_resume=True, verbose=False)
 ckpt_path = out_dir / "model.pt"
-device = distributed_device(pick_device(args.device, verbose=False))
+device = distributed_device(device)  # under torchrun: this process's own GPU
 
 if args.threads:  # the same seed gives the same numbers only with the same number of threads
     torch.set_num_threads(args.threads)
 log(f"device: {device}" + (f", {torch.get_num_threads()} threads" if device.type == "cpu" else ""))
-set_seed(args.seed)
 
 # %% [markdown]
 # ## The data: one long stream of tokens

@@ -39,16 +39,15 @@ import matplotlib.pyplot as plt
 import torch
 from tqdm import tqdm
 
+from lessons.flags import lesson_parser, load_pretrained, parse_lesson_args, start_lesson
 from minigpt import generate
-from minigpt.checkpoint import describe_base, load_pretrained
+from minigpt.checkpoint import describe_base
 from minigpt.tokenizer import load_tokenizer
-from minigpt.utils import lesson_output_dir, lesson_parser, parse_lesson_args, pick_device, race, set_seed
+from minigpt.utils import time_in_turns
 
 parser = lesson_parser(__doc__, base=True)
 args = parse_lesson_args(parser)
-out_dir = lesson_output_dir(parser, args, "05_generate")
-device = pick_device(args.device)
-set_seed(args.seed)
+out_dir, device, _ = start_lesson(parser, args, "05_generate")
 
 model = load_pretrained(args.ckpt, device)  # eval mode: no dropout while sampling
 enc = load_tokenizer()
@@ -179,7 +178,7 @@ with torch.no_grad():
         model(ids[:, :8]), model(ids[:, 8:9], slots=model(ids[:, :8]).kv, pos_offset=8)
     for t in tqdm(lengths, desc="timing one step at each length"):
         kv = model(ids[:, :t - 1]).kv
-        seconds = race({"recomputed": lambda: model(ids[:, :t]),  # medians, the two taking turns (minigpt/utils.py)
+        seconds = time_in_turns({"recomputed": lambda: model(ids[:, :t]),  # medians, the two taking turns (minigpt/utils.py)
                         "cached": lambda: model(ids[:, t - 1:t], slots=kv, pos_offset=t - 1)}, reps, device=device)
         for name, s in seconds.items():
             step_ms[name].append(1000 * s)
@@ -187,7 +186,7 @@ for t, r, c in zip(lengths, step_ms["recomputed"], step_ms["cached"]):
     print(f"  length {t:4d}: recomputed {r:7.2f} ms, cached {c:6.2f} ms per new token ({r / c:4.1f}x)")
 
 n_gen = 48 if args.quick else n_new
-seconds = race({name: (lambda c=use_cache: generate(model, idx, n_gen, temperature=0, use_cache=c))
+seconds = time_in_turns({name: (lambda c=use_cache: generate(model, idx, n_gen, temperature=0, use_cache=c))
                 for name, use_cache in (("cached", True), ("recomputed", False))}, 2 if args.quick else 3, device=device)
 tok_s = {name: n_gen / s for name, s in seconds.items()}
 for name, rate in tok_s.items():

@@ -38,19 +38,17 @@ import matplotlib.pyplot as plt
 import torch
 
 from data.e2e import load_e2e
-from minigpt.checkpoint import describe_base, load_pretrained
+from lessons.flags import lesson_parser, load_pretrained, parse_lesson_args, positive_int, start_lesson
+from minigpt.checkpoint import describe_base
 from minigpt.tokenizer import load_tokenizer
 from minigpt.train import TrainConfig, make_optimizer, train
-from minigpt.utils import lesson_output_dir, lesson_parser, parse_lesson_args, pick_device, positive_int, set_seed
 from prefix import PrefixedGPT, PrefixTuning, PromptTuning, count_params, fingerprint, freeze
 from prefix.tasks import PairBatches
 
 parser = lesson_parser(__doc__, base=True)
 parser.add_argument("--prefix-len", type=positive_int, default=10)
 args = parse_lesson_args(parser)
-out_dir = lesson_output_dir(parser, args, "06_freeze")
-device = pick_device(args.device)
-set_seed(args.seed)
+out_dir, device, _ = start_lesson(parser, args, "06_freeze")
 
 base = load_pretrained(args.ckpt, device)
 print(f"base: {describe_base(args.ckpt)}")

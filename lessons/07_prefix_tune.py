@@ -46,15 +46,15 @@ import matplotlib.pyplot as plt
 
 from data.e2e import SLOT_ORDER, load_e2e
 from data.web import unseen_web_records
-from minigpt.checkpoint import describe_base, load_pretrained, save_weights
+from lessons.flags import (add_prefix_flags, lesson_parser, load_pretrained, parse_lesson_args, positive_float,
+                           positive_int, resolve, start_lesson)
+from minigpt.checkpoint import describe_base, save_weights
 from minigpt.config import ATTENTION_IMPLS
+from minigpt.files import write_text_atomic
 from minigpt.tokenizer import load_tokenizer
-from minigpt.utils import (lesson_output_dir, lesson_parser, parse_lesson_args, pick_device, positive_float,
-                          positive_int, set_seed)
 from prefix import save_prefix
 from prefix.experiment import (INITS, build_tuned, init_token_ids, name_copy_rate, repeat_losses,
                                restaurant_copy_sources, run_method, step_times_side_by_side)
-from lessons.flags import add_prefix_flags, resolve
 from prefix.tasks import PairBatches
 
 parser = lesson_parser(__doc__, base=True)
@@ -67,10 +67,9 @@ parser.add_argument("--lr-prompt", type=positive_float, default=3e-2)
 parser.add_argument("--attention", choices=ATTENTION_IMPLS, default="sdpa",
                     help="attention kernel for every method (default sdpa, torch's fused kernel: same math, faster)")
 args = parse_lesson_args(parser)
-out_dir = lesson_output_dir(parser, args, "07_prefix_tune", writes=["e2e.prefix.pt", "e2e.prompt.pt", "e2e.finetune.pt"])
+out_dir, device, _ = start_lesson(parser, args, "07_prefix_tune",
+                                  writes=["e2e.prefix.pt", "e2e.prompt.pt", "e2e.finetune.pt"])
 steps, n_test = resolve(args, "steps"), resolve(args, "n_test")
-device = pick_device(args.device)
-set_seed(args.seed)
 
 base = load_pretrained(args.ckpt, device, attention=args.attention)  # the same weights, with the chosen kernel
 enc = load_tokenizer()
@@ -276,8 +275,8 @@ by_key += [f"| {k} | " + " | ".join(f"{r['slot_error_by_key'].get(k, float('nan'
            for k in keys]
 print("\nvalues not stated, by key (share of the test inputs with that key):\n" + "\n".join(by_key))
 table += "\n\n" + "\n".join(by_key)
-(out_dir / "results.md").write_text(table + "\n")
-(out_dir / "results.json").write_text(json.dumps({"steps": steps, "n_test": len(test_rows), "results": results,
+write_text_atomic(out_dir / "results.md", table + "\n")
+write_text_atomic(out_dir / "results.json", json.dumps({"steps": steps, "n_test": len(test_rows), "results": results,
                                                   "histories": histories}, indent=1))
 
 # %% [markdown]

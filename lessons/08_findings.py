@@ -42,29 +42,24 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from data.e2e import HELD_OUT_NAMES, HELD_OUT_PAIRS, extrapolation_splits, load_e2e
-from minigpt.checkpoint import describe_base, load_pretrained
+from lessons.flags import (add_prefix_flags, lesson_parser, load_pretrained, parse_lesson_args, positive_float,
+                           positive_int, resolve, start_lesson)
+from minigpt.checkpoint import describe_base
+from minigpt.files import write_text_atomic
 from minigpt.tokenizer import load_tokenizer
-from minigpt.utils import (lesson_output_dir, lesson_parser, parse_lesson_args, pick_device, positive_float,
-                          positive_int, set_seed)
 from prefix.experiment import evaluate_e2e, init_token_ids, train_method
-from prefix.prefix_tuning import POSITIONS
 from prefix.tasks import PairBatches
 
 parser = lesson_parser(__doc__, base=True)
-parser.add_argument("--steps", type=positive_int, default=None, help="training steps per run (default 100; --quick 4)")
-parser.add_argument("--n-test", type=positive_int, default=None, help="test inputs scored per run (default 50; --quick 4)")
+add_prefix_flags(parser, steps=(100, 4), n_test=(50, 4), what_steps="training steps per run",
+                 what_test="test inputs scored per run", one_prefix=False)
 parser.add_argument("--seeds", type=positive_int, default=None, help="seeds where noise matters (default 2; --quick 1)")
-parser.add_argument("--lr-prefix", type=positive_float, default=1e-2)
 parser.add_argument("--lr-table", type=positive_float, default=1e-1,
                     help="a direct table wants a far larger lr than the MLP (100 steps, val loss: 1e-2 4.9, 3e-2 4.7, 1e-1 4.0)")
 parser.add_argument("--lr-prompt", type=positive_float, default=3e-2)
-parser.add_argument("--lr-finetune", type=positive_float, default=1e-3)
-parser.add_argument("--positions", choices=POSITIONS, default="after_prefix",
-                    help="where the prefixes number the real tokens (as lesson 7: after the prefix)")
 args = parse_lesson_args(parser)
-out_dir = lesson_output_dir(parser, args, "08_findings")
-steps = args.steps or (4 if args.quick else 100)
-n_test = args.n_test or (4 if args.quick else 50)
+out_dir, device, _ = start_lesson(parser, args, "08_findings")
+steps, n_test = resolve(args, "steps"), resolve(args, "n_test")
 seeds = list(range(args.seeds or (1 if args.quick else 2)))
 n_seeds = f"{len(seeds)} seed" + ("s" if len(seeds) > 1 else "")
 lengths = [10] if args.quick else [1, 5, 10, 20, 50]
@@ -72,8 +67,6 @@ prompt_lengths = [1] if args.quick else [1, 10, 20]
 data_sizes = [50] if args.quick else [50, 100, 200, 500]
 init_size = data_sizes[min(1, len(data_sizes) - 1)]  # the init study's training set: 100 examples
 max_new_tokens = 24 if args.quick else 48
-device = pick_device(args.device)
-set_seed(args.seed)
 
 base = load_pretrained(args.ckpt, device, attention="sdpa")  # torch's fused kernel: the same math, faster
 print(f"base: {describe_base(args.ckpt)}")
@@ -299,8 +292,8 @@ lines += [row("low data", f"{name}, n={n}, {n_seeds}", by_n[n]) for name, by_n i
 lines += [row("extrapolation", f"{m}, control", r) for m, r in extrapolation_runs.items()]
 runs_table = "\n".join(lines)
 print(runs_table)
-(out_dir / "results.md").write_text(table + "\n\n" + runs_table + "\n")
-(out_dir / "results.json").write_text(json.dumps({"findings": [dict(zip(("finding", "paper", "ours", "agree"), f))
+write_text_atomic(out_dir / "results.md", table + "\n\n" + runs_table + "\n")
+write_text_atomic(out_dir / "results.json", json.dumps({"findings": [dict(zip(("finding", "paper", "ours", "agree"), f))
                                                                for f in findings], "runs": results}, indent=1))
 
 # %% [markdown]

@@ -37,14 +37,13 @@ import torch
 from tqdm.auto import tqdm
 
 from data.reviews import imdb_reviews, rotten_tomatoes_split
-from minigpt.utils import lesson_output_dir, lesson_parser, parse_lesson_args, positive_int
+from lessons.flags import add_prefix_flags, lesson_parser, parse_lesson_args, positive_int, resolve, start_prefix_lesson
+from minigpt.files import write_text_atomic
 from prefix import PrefixedGPT, save_prefix
 from prefix.experiment import generate_fn, train_method
 from prefix.judge import BagOfWordsJudge
 from prefix.metrics import accuracy, confusion_matrix, f1_score, macro_f1
-from prefix.sentiment import (label_gaps, logits_fn, review_batches, sample_perplexity, sentiment_pairs,
-                              sentiment_words)
-from lessons.flags import add_prefix_flags, resolve, start_prefix_lesson
+from prefix.sentiment import label_gaps, logits_fn, review_batches, sample_perplexity, sentiment_pairs, sentiment_words
 from prefix.tasks import PairBatches
 
 parser = lesson_parser(__doc__, base=True)
@@ -54,13 +53,13 @@ parser.add_argument("--review-steps", type=positive_int, default=None, help="ste
 parser.add_argument("--samples", type=positive_int, default=None, help="samples per opening and condition (default 16; --quick 2)")
 parser.add_argument("--new-tokens", type=positive_int, default=60, help="tokens sampled after each opening")
 args = parse_lesson_args(parser)
-out_dir = lesson_output_dir(parser, args, "09_sentiment_steering", writes=["prefixes"])
 steps = resolve(args, "steps")
 review_steps = args.review_steps or (4 if args.quick else 400)
 n_samples = args.samples or (2 if args.quick else 16)
 P = args.prefix_len
 eval_batches = 1 if args.quick else 5
-device, base, enc, block_size = start_prefix_lesson(args)  # block_size: the room for real tokens
+out_dir, device, base, enc, block_size = start_prefix_lesson(parser, args, "09_sentiment_steering", writes=["prefixes"])
+# block_size: the room for real tokens in the base's context
 
 
 def tune(method, batches, n_steps, lr, init_text=None):
@@ -112,22 +111,22 @@ def scores(gaps):
             "gap_std": gaps.std().item()}
 
 
-def test_gaps(model):
+def gaps_on_test(model):
     return label_gaps(logits_fn(model), enc, test_sentences, max_len=block_size, device=device)
 
 
 majority = int(2 * sum(y for _, y in rt["train"]) >= len(rt["train"]))
 sentiment = {"majority": scores(torch.full((len(test),), 1.0 if majority else -1.0)),
-             "base, no tuning": scores(test_gaps(base))}
+             "base, no tuning": scores(gaps_on_test(base))}
 sentiment_histories = {}
 for method, lr in (("prefix", args.lr_prefix), ("finetune", args.lr_finetune)):
     print(f"\n=== sentiment: {method} ({steps} steps, lr {lr}) ===")
     model, sentiment_histories[method] = tune(method, sent_batches, steps, lr,
                                               init_text=" Is this review positive or negative? Sentiment:")
-    sentiment[method] = scores(test_gaps(model))
+    sentiment[method] = scores(gaps_on_test(model))
     if method == "prefix":
         sentiment_prefix = model.prefix  # kept: lesson 10 serves it
-    sentiment[method]["confusion"] = confusion_matrix((test_gaps(model) > 0).long().tolist(), test_labels)
+    sentiment[method]["confusion"] = confusion_matrix((gaps_on_test(model) > 0).long().tolist(), test_labels)
     del model
 
 print(f"\nSentiment on {len(test)} Rotten Tomatoes test sentences ({100 * sum(test_labels) / len(test):.0f}% positive):")
@@ -311,7 +310,7 @@ fig.tight_layout()
 fig.savefig(out_dir / "steering.png", dpi=120)
 print(f"\nwrote {out_dir / 'sentiment.png'}, {out_dir / 'steering.png'}")
 
-(out_dir / "results.json").write_text(json.dumps({
+write_text_atomic(out_dir / "results.json", json.dumps({
     "steps": steps, "review_steps": review_steps, "sentiment": sentiment, "judge_accuracy": judge_accuracy,
     "steering": steering, "samples": samples,
     "histories": {"sentiment": sentiment_histories, "reviews": review_histories}}, indent=1))
@@ -320,7 +319,7 @@ print(f"\nwrote {out_dir / 'sentiment.png'}, {out_dir / 'steering.png'}")
 # ## Exercises
 #
 # 1. How much sentiment do the frozen features hold? Run the base over the training sentences, average the
-#    final hidden states of each sentence (`base.run_blocks(base.embed(x), None, mask.bool())`), fit a
+#    final hidden states of each sentence (`base.hidden_states(base.embed(x), None, mask.bool())`), fit a
 #    logistic regression on them (a few hundred Adam steps) and score it on the test sentences. How close is
 #    this linear probe to the prefix of part 1, which also keeps the base frozen? Then try it on your own
 #    model of lesson 4 (`--ckpt runs/04_pretrain/model.pt`).

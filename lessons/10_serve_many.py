@@ -49,14 +49,16 @@ from data.dialogue import dialogue_split, reply_is_right
 from data.e2e import load_e2e
 from data.reviews import rotten_tomatoes_split
 from data.table_qa import table_qa_split
-from minigpt.checkpoint import COURSE_BASE_PATH, load_pretrained
-from minigpt.utils import RUNS_DIR, lesson_output_dir, lesson_parser, parse_lesson_args, race
+from lessons.flags import (add_prefix_flags, lesson_parser, load_pretrained, parse_lesson_args, resolve,
+                           start_prefix_lesson)
+from minigpt.checkpoint import COURSE_BASE_PATH
+from minigpt.files import write_text_atomic
+from minigpt.utils import RUNS_DIR, time_in_turns
 from prefix import MultiPrefixGPT, load_prefix, save_prefix
 from prefix.experiment import init_token_ids, train_method
 from prefix.metrics import exact_match, token_f1
 from prefix.sentiment import LABEL_WORDS, candidate_rows, sentiment_source, span_logprobs
-from lessons.flags import add_prefix_flags, resolve, start_prefix_lesson
-from prefix.tasks import PairBatches, encode_pair, generate_targets, pad_rows
+from prefix.tasks import PairBatches, encode_pair, generate_targets, pad_inputs
 
 E2E_PREFIX = RUNS_DIR / "07_prefix_tune" / "e2e.prefix.pt"
 LESSON_09_PREFIXES = RUNS_DIR / "09_sentiment_steering" / "prefixes"
@@ -68,10 +70,10 @@ parser.add_argument("--lesson09-prefixes", default=str(LESSON_09_PREFIXES),
 add_prefix_flags(parser, steps=(300, 6), n_test=(300, 12), what_steps="training steps per task and method",
                  what_test="test rows scored per task")
 args = parse_lesson_args(parser)
-out_dir = lesson_output_dir(parser, args, "10_serve_many", writes=["prefixes"])
 steps, n_test = resolve(args, "steps"), resolve(args, "n_test")
 P = args.prefix_len
-device, base, enc, block_size = start_prefix_lesson(args)  # block_size: the room for real tokens
+out_dir, device, base, enc, block_size = start_prefix_lesson(parser, args, "10_serve_many", writes=["prefixes"])
+# block_size: the room for real tokens in the base's context
 
 
 def tune(method, rows, lr):
@@ -253,7 +255,7 @@ for task in ("positive-review", "negative-review"):
 
 
 def batch(idxs):
-    x, _, mask = pad_rows([(rows[i], rows[i]) for i in idxs], enc.eot_token)  # pad_rows takes (x, y) pairs
+    x, mask = pad_inputs([rows[i] for i in idxs], enc.eot_token)
     return x.to(device), mask.to(device)
 
 
@@ -289,12 +291,12 @@ if max_diff >= 1e-4:
 # %% [markdown]
 # Same numbers: mixing changes nothing a row computes. Is it faster? One forward pass for everything, against
 # one pass per task, and against one pass per row (the same rows each time), the three taking turns
-# (`minigpt.utils.race`), medians of repeated runs.
+# (`minigpt.utils.time_in_turns`), medians of repeated runs.
 
 # %%
 repeats = 3 if args.quick else 20
 with torch.no_grad():
-    timing = race({"one mixed batch": run_mixed, "task after task": run_task_by_task, "row after row": run_row_by_row},
+    timing = time_in_turns({"one mixed batch": run_mixed, "task after task": run_task_by_task, "row after row": run_row_by_row},
                   repeats, device=device)
 positions = {"one mixed batch": x_all.numel(), "task after task": sum(x.numel() for x, _ in task_batches.values()),
              "row after row": int(mask_all.sum())}
@@ -375,7 +377,7 @@ fig.tight_layout()
 fig.savefig(out_dir / "serving.png", dpi=120)
 print(f"\nwrote {out_dir / 'qa.png'}, {out_dir / 'serving.png'}")
 
-(out_dir / "results.json").write_text(json.dumps({
+write_text_atomic(out_dir / "results.json", json.dumps({
     "steps": steps, "table_qa": qa_scores, "dialogue": dialogue_scores, "served": list(server.prefixes),
     "left_out": left_out, "serving": {"max_abs_diff": max_diff, "seconds": timing, "positions": positions},
     "outputs": {"table_qa": qa_outputs, "dialogue": replies}, "histories": histories}, indent=1))

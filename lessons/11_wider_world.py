@@ -40,10 +40,10 @@ import matplotlib.pyplot as plt
 import torch
 
 from data.e2e import load_e2e
-from minigpt.checkpoint import describe_base, load_pretrained
+from minigpt.checkpoint import describe_base
+from minigpt.files import write_text_atomic
 from minigpt.tokenizer import load_tokenizer
-from minigpt.utils import (RUNS_DIR, lesson_output_dir, lesson_parser, parse_lesson_args, pick_device,
-                          positive_int, set_seed)
+from minigpt.utils import RUNS_DIR
 from prefix import PrefixedGPT, load_prefix
 from prefix.experiment import init_token_ids, run_method
 from prefix.tasks import PairBatches
@@ -55,8 +55,9 @@ try:
 except ImportError:
     sys.exit("lesson 11 needs the optional packages transformers, peft and safetensors. Install them once with\n"
              "    pip install -r requirements-hf.txt\nthen run this lesson again.")
-from minigpt.hf import export_gpt2, export_tokenizer  # noqa: E402 (after the check, which says how to install)
+from minigpt.hf import export_gpt2, export_tokenizer  # noqa: E402 (after the check, which says how to install
 from prefix.peft_export import export_peft, peft_config  # noqa: E402
+from lessons.flags import lesson_parser, load_pretrained, parse_lesson_args, positive_int, start_lesson
 
 E2E_PREFIX = RUNS_DIR / "07_prefix_tune" / "e2e.prefix.pt"
 parser = lesson_parser(__doc__, base=True)
@@ -65,11 +66,9 @@ parser.add_argument("--steps", type=positive_int, default=None,
                     help="steps of each prefix in the positions study (default 300, as lesson 7; --quick 4)")
 parser.add_argument("--n-test", type=positive_int, default=None, help="test inputs scored (default 200; --quick 4)")
 args = parse_lesson_args(parser)
-out_dir = lesson_output_dir(parser, args, "11_wider_world")
+out_dir, device, _ = start_lesson(parser, args, "11_wider_world")
 steps = args.steps or (4 if args.quick else 300)
 n_test = args.n_test or (4 if args.quick else 200)
-device = pick_device(args.device)
-set_seed(args.seed)
 
 base = load_pretrained(args.ckpt, device)
 enc = load_tokenizer()
@@ -207,7 +206,7 @@ ax.set_ylabel(f"test BLEU ({len(test_rows)} inputs)")
 ax.set_title(f"The same prefix recipe under two rules for positions ({steps} steps)")
 fig.tight_layout()
 fig.savefig(out_dir / "positions.png", dpi=120)
-(out_dir / "results.json").write_text(json.dumps({
+write_text_atomic(out_dir / "results.json", json.dumps({
     "gpt2_max_abs_logit_diff": diff, "tokenizer_same_ids": [same, len(texts)], "peft_same_text": [agree, n_show],
     "peft_config": config, "positions": positions_study}, indent=1, default=str))
 print(f"\nwrote {out_dir / 'positions.png'}")

@@ -17,9 +17,10 @@ if not __package__ and "ipykernel" not in sys.modules:  # run as a file: the imp
 import json
 
 from data.e2e import load_e2e
-from minigpt.checkpoint import describe_base, load_pretrained
+from lessons.flags import lesson_parser, load_pretrained, parse_lesson_args, positive_int, start_lesson
+from minigpt.checkpoint import describe_base
+from minigpt.files import write_text_atomic
 from minigpt.tokenizer import load_tokenizer
-from minigpt.utils import lesson_output_dir, lesson_parser, parse_lesson_args, pick_device, positive_int, set_seed
 from prefix.experiment import init_token_ids, run_method
 from prefix.tasks import PairBatches
 
@@ -27,11 +28,9 @@ parser = lesson_parser(__doc__, base=True)
 parser.add_argument("--steps", type=positive_int, default=None, help="steps per run in rounds 1-2 (default 300; --quick 4)")
 parser.add_argument("--n-score", type=positive_int, default=None, help="validation inputs scored per run (default 100)")
 args = parse_lesson_args(parser)
-out_dir = lesson_output_dir(parser, args, "sweep_prefix_recipe")
+out_dir, device, _ = start_lesson(parser, args, "sweep_prefix_recipe")
 steps = args.steps or (4 if args.quick else 300)
 n_score = args.n_score or (4 if args.quick else 100)
-device = pick_device(args.device)
-set_seed(args.seed)
 base = load_pretrained(args.ckpt, device, attention="sdpa")
 print(f"base: {describe_base(args.ckpt)}")
 enc = load_tokenizer()
@@ -81,6 +80,6 @@ lines += [f"| {e['round']} | {e['method']} | {e['lr']:g} | {e['init']} | {e['pre
           f"| {e['val_loss']:.3f} |" for e in results]
 table = "\n".join(lines)
 print(f"\n{table}\n\nbest prefix: {best([e for e in results if e['method'] == 'prefix'])}")
-(out_dir / "sweep.md").write_text(table + "\n")
-(out_dir / "sweep.json").write_text(json.dumps(results, indent=1))
+write_text_atomic(out_dir / "sweep.md", table + "\n")
+write_text_atomic(out_dir / "sweep.json", json.dumps(results, indent=1))
 print(f"wrote {out_dir / 'sweep.md'}")

@@ -24,7 +24,7 @@ import torch
 from .config import GPTConfig, preset
 from .generate import generate
 from .model import GPT
-from .utils import race
+from .utils import time_in_turns
 
 # The reference figure: a widely used minimal GPT, fp32, fused attention, 4x128, vocab 96, on the course CPU.
 REFERENCE_TOKENS_PER_S = 23_000
@@ -51,7 +51,7 @@ def bf16_supported(device) -> bool:
 def matmul_gflops(dtype, device, n=1024, steps=10):
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
-    return 2 * n**3 / race({"mm": lambda: a @ b}, steps, 2, device)["mm"] / 1e9
+    return 2 * n**3 / time_in_turns({"mm": lambda: a @ b}, steps, 2, device)["mm"] / 1e9
 
 
 def flops_per_token(model) -> float:
@@ -154,7 +154,7 @@ def main(argv=None):
                 rows.append((label, f"{batch}x{config.block_size}", "both", "bf16", "skipped", "", "", "", "",
                              "no native bf16"))
                 continue
-            secs = race(train_steps(config, batch, dtype, device), steps, warmup, device)
+            secs = time_in_turns(train_steps(config, batch, dtype, device), steps, warmup, device)
             for attention in ("sdpa", "explicit"):
                 tps = batch * config.block_size / secs[attention]
                 tok_s[(label, dtype, attention)] = tps
@@ -171,7 +171,7 @@ def main(argv=None):
         gen_setups.append((f"tiny, block_size {tiny.block_size}: cache stops at {tiny.block_size} tokens", tiny))
     gen_rows, speedups = [], []
     for label, config in gen_setups:
-        secs = race(generation_fns(config, gen_tokens, device), gen_repeats, 1, device)
+        secs = time_in_turns(generation_fns(config, gen_tokens, device), gen_repeats, 1, device)
         speedups.append(secs["recomputed"] / secs["cached"])
         gen_rows.append((label, gen_tokens, f"{gen_tokens / secs['cached']:,.0f}",
                          f"{gen_tokens / secs['recomputed']:,.0f}", f"{speedups[-1]:.1f}x"))

@@ -29,13 +29,13 @@ import hashlib
 import os
 import pickle
 import random
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .config import GPTConfig
+from .files import atomic_write
 from .model import GPT
 from .utils import RUNS_DIR
 
@@ -61,21 +61,8 @@ class CheckpointError(RuntimeError):
 
 def save_checkpoint(path, state: dict) -> None:
     """torch.save(state) to `path` atomically: either the whole new file is there, or the old one is."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Same folder as the target: os.replace is only atomic within one file system.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())  # the bytes are on disk before the name points at them
-        os.chmod(tmp, 0o644)  # mkstemp makes private files; a checkpoint is an ordinary one
-        os.replace(tmp, path)
-    except BaseException:  # also Ctrl-C: never leave a stray temporary file behind
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(path, "wb") as f:
+        torch.save(state, f)
 
 
 def read_file(path, what: str = "checkpoint", remedy: str = "Delete it and run the training again (without --resume).",
@@ -260,15 +247,6 @@ def describe_base(path=None) -> str:
         return f"your own model ({path}): pretrained on {tokens / 1e6:.1f}M tokens by `{PRETRAIN_COMMAND}` or a run like it"
     except Exception:
         return f"the model in {path}"
-
-
-def load_pretrained(path=None, device="cpu", attention=None) -> GPT:
-    """For the lessons: load_model, or stop with its message (what is wrong, the command that fixes it), no traceback.
-    path None: the course base."""
-    try:
-        return load_model(path, device, attention)
-    except (FileNotFoundError, CheckpointError) as e:
-        raise SystemExit(f"error: {e}") from None
 
 
 def _missing_model_message(path: Path) -> str:

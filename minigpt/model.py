@@ -119,8 +119,9 @@ class GPT(nn.Module):
         pos = pos_offset.to(idx.device)[:, None] + steps if per_row else pos_offset + steps  # (B, T) or (T,)
         return self.drop(self.wte(idx) + self.wpe(pos))
 
-    def run_blocks(self, x, slots=None, key_mask=None):
-        """(B, T, C) -> final-normed (B, T, C) and each layer's (k, v). slots: per layer (k, v) or None."""
+    def hidden_states(self, x, slots=None, key_mask=None):
+        """(B, T, C) embeddings -> the final hidden states (B, T, C): every block, then the final LayerNorm; and each
+        layer's (k, v). slots: per layer (k, v) or None. lm_head turns the hidden states into logits."""
         if slots is not None and len(slots) != len(self.blocks):
             raise ValueError(f"got slots for {len(slots)} layers, the model has {len(self.blocks)}.")
         kv = []
@@ -163,7 +164,7 @@ class GPT(nn.Module):
             elif key_mask.shape != (B, P + T):
                 raise ValueError(f"attention_mask must be (B, T)=({B}, {T}) or (B, P+T)=({B}, {P + T}), "
                                  f"got {tuple(attention_mask.shape)}.")
-        x, kv = self.run_blocks(self.embed(idx, pos_offset), slots, key_mask)
+        x, kv = self.hidden_states(self.embed(idx, pos_offset), slots, key_mask)
         logits = self.lm_head(x)  # (B, T, V)
         loss = None if targets is None else self.loss(logits, targets)
         return GPTOutput(logits, loss, kv)

@@ -22,7 +22,6 @@ import heapq
 import importlib.util
 import os
 import re
-import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -31,6 +30,8 @@ from typing import Iterable, Sequence
 import regex  # not `re`: we need \p{L} (any letter) and \p{N} (any number); tiktoken depends on it
 import tiktoken
 import tiktoken.load  # data_gym_to_mergeable_bpe_ranks, for GPT-2's files
+
+from .files import atomic_write
 
 # GPT-2's pre-split pattern ("r50k"): English contractions, letters with one optional leading space,
 # numbers, other symbols, then whitespace. `\s+(?!\S)` keeps the last space of a run for the next word.
@@ -238,16 +239,8 @@ def save_ranks(ranks: dict[bytes, int], path: str | os.PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [base64.b64encode(token).decode("ascii") + f" {rank}\n"
              for token, rank in sorted(ranks.items(), key=lambda item: item[1])]
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="ascii", newline="\n") as f:
-            f.writelines(lines)
-        os.chmod(tmp, 0o644)  # mkstemp makes files private (0600); this one is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(path, "w", encoding="ascii") as f:
+        f.writelines(lines)
     return path
 
 

@@ -19,17 +19,12 @@ The history train() returns (and stores in every checkpoint), a dict of lists:
     eval_step, eval_tokens,               one entry per estimate (every eval_every steps, and at the end):
     eval_train_loss, eval_val_loss        mean loss over eval_batches fixed batches, in eval mode
 """
-import argparse
 import math
-import os
 import signal
 import time
-import zlib
-from contextlib import nullcontext
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
@@ -37,8 +32,8 @@ from tqdm.auto import tqdm
 from .checkpoint import (FORMAT, CheckpointError, capture_rng, check_model_config, checkpoint_tensors, load_checkpoint,
                          load_trainable_state, model_config_dict, restore_rng, save_checkpoint, tensor_checksum,
                          trainable_state)
-
-DTYPES = ("fp32", "bf16", "auto")
+from .distributed import any_process, dist_env, init_distributed, is_main_process, mean_over_processes
+from .precision import DTYPES, autocast_context, resolve_dtype
 
 
 @dataclass
@@ -105,40 +100,8 @@ def schedule(steps: int, warmup_div: int = 15, n_evals: int = 8, n_ckpts: int = 
                 eval_every=math.ceil(steps / n_evals), ckpt_every=steps // n_ckpts)
 
 
-def add_train_args(parser: argparse.ArgumentParser, **defaults) -> None:
-    """One flag per TrainConfig field: --steps 2000 --lr 3e-4 --betas 0.9 0.99 ... `defaults` changes the
-    defaults a lesson shows in --help (e.g. steps=3000); unset flags stay None so a lesson can tell them apart.
-    A flag the parser already has (lesson_parser's --seed) is left as it is, and train_config_from_args reads it."""
-    for f in fields(TrainConfig):
-        default = defaults.get(f.name, f.default)
-        flag = "--" + f.name.replace("_", "-")
-        if flag in parser._option_string_actions:
-            continue
-        kwargs = dict(dest=f"train_{f.name}", default=None, metavar=f.name.upper(),
-                      help=f"TrainConfig.{f.name} (default {default})")
-        if f.name == "betas":
-            kwargs.update(type=float, nargs=2, metavar=("BETA1", "BETA2"))
-        elif f.name == "dtype":
-            kwargs.update(choices=DTYPES, metavar=None,
-                          help=f"fp32, bf16 autocast, or auto: the faster one here (default {default})")
-        else:
-            kwargs.update(type=type(f.default))
-        parser.add_argument(flag, **kwargs)
-
-
-def train_config_from_args(args, **defaults) -> TrainConfig:
-    """TrainConfig from add_train_args flags: a flag given on the command line beats `defaults`, which beat the
-    dataclass defaults."""
-    given = {}
-    for f in fields(TrainConfig):
-        value = getattr(args, f"train_{f.name}", getattr(args, f.name, None))  # --seed: the lesson's own flag
-        if value is not None:
-            given[f.name] = value
-    return TrainConfig(**{**defaults, **given})
-
-
 # ----------------------------------------------------------------------------------------------
-# Learning rate, optimizer, precision
+# Learning rate and optimizer
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -164,155 +127,6 @@ def make_optimizer(model, cfg: TrainConfig) -> torch.optim.AdamW:
         {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
     ]
     return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr, betas=cfg.betas)
-
-
-def bf16_is_native(device) -> bool:
-    """Does this device compute bf16 in hardware? (On a CPU without AVX512-BF16/AMX it is emulated, and slow.)"""
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        try:
-            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-        except (AttributeError, RuntimeError):
-            return False
-    return False
-
-
-def autocast_context(device, dtype: str):
-    """bf16 autocast on cuda/cpu (matmuls in bf16, reductions like softmax and the loss stay fp32). No fp16:
-    its narrow range needs loss scaling, and CPUs do not compute it fast anyway."""
-    device = torch.device(device)
-    if dtype == "fp32":
-        return nullcontext()
-    if dtype == "auto":
-        raise ValueError("dtype 'auto' must be resolved first: pick_dtype(device) returns fp32 or bf16.")
-    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise ValueError("this GPU cannot compute in bf16 (it needs an Ampere or newer card); use --dtype fp32.")
-    if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"bf16 autocast is not supported on {device.type} by this course; use --dtype fp32.")
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-
-
-def pick_dtype(device, verbose=True) -> str:
-    """The faster of fp32 and bf16 here: bf16 on a GPU that has it; on a CPU, whichever wins a short matmul race.
-    Many CPUs emulate bf16 (then it is several times SLOWER); those with AVX512-BF16 or AMX run it faster."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        native = torch.cuda.is_bf16_supported()
-        choice, why = ("bf16", "the GPU supports it") if native else ("fp32", "no bf16 on this GPU")
-    elif device.type != "cpu":
-        choice, why = "fp32", f"bf16 autocast is not used on {device.type}"
-    else:
-        def seconds(dtype):
-            a, b = torch.randn(256, 256, dtype=dtype), torch.randn(256, 256, dtype=dtype)
-            a @ b  # warm up
-            t0 = time.perf_counter()
-            for _ in range(3):
-                a @ b
-            return time.perf_counter() - t0
-
-        fp32, bf16 = seconds(torch.float32), seconds(torch.bfloat16)
-        choice = "bf16" if bf16 < fp32 else "fp32"
-        why = f"on this CPU a bf16 matmul takes {bf16 / fp32:.2g}x the time of an fp32 one"
-    if verbose:
-        print(f"dtype: {choice} ({why})")
-    return choice
-
-
-# ----------------------------------------------------------------------------------------------
-# Batches from a token stream
-
-
-def batch_seed(seed: int, split: str, step: int) -> int:
-    """A generator seed that depends only on (seed, split, step). zlib.crc32, not hash(): Python salts str hashes."""
-    return (seed * 1_000_003 + zlib.crc32(split.encode()) * 7_919 + step) % 2**63
-
-
-def make_batch_fn(streams: dict, block_size: int, batch_size: int, device="cpu", seed: int = 0,
-                  rank: int | None = None, world_size: int | None = None):
-    """get_batch(split, step) -> (x, y): random windows of block_size + 1 tokens from streams[split].
-
-    streams: {"train": 1-D token array, "val": ...} (numpy arrays or memmaps, e.g. uint16).
-    x, y: (batch_size / world_size, block_size) int64; y is x shifted by one: y[i, t] is the token after x[i, t].
-    batch_size is the GLOBAL batch: every process draws the same batch_size windows and keeps its own rank's slice,
-    so 2 processes x 8 rows see exactly the 16 rows one process would.
-    """
-    rank, world_size = (dist_env()[:2]) if rank is None else (rank, world_size or 1)
-    if batch_size % world_size:
-        raise ValueError(f"batch_size={batch_size} must split evenly over {world_size} processes.")
-    for split, tokens in streams.items():
-        if len(tokens) < block_size + 2:
-            raise ValueError(f"the {split!r} stream has {len(tokens)} tokens; windows need at least block_size + 2 "
-                             f"= {block_size + 2}. Use more data or a smaller --block-size.")
-    per_rank = batch_size // world_size
-    device = torch.device(device)
-
-    def get_batch(split, step):
-        tokens = streams[split]
-        g = torch.Generator().manual_seed(batch_seed(seed, split, step))
-        starts = torch.randint(len(tokens) - block_size, (batch_size,), generator=g)  # the global batch
-        starts = starts[rank * per_rank:(rank + 1) * per_rank].tolist()               # this process's rows
-        rows = np.stack([np.asarray(tokens[s:s + block_size + 1], dtype=np.int64) for s in starts])
-        xy = torch.from_numpy(rows)  # (B, block_size + 1)
-        if device.type == "cuda":
-            xy = xy.pin_memory().to(device, non_blocking=True)  # copy overlaps with the GPU's work
-        else:
-            xy = xy.to(device)
-        return xy[:, :-1], xy[:, 1:]
-
-    return get_batch
-
-
-# ----------------------------------------------------------------------------------------------
-# Distributed data parallel (torchrun): the only part of this file that knows about several processes.
-# Every process holds the whole model and computes on its slice of the batch; DDP averages the gradients,
-# so all copies take the same step.
-
-
-def dist_env() -> tuple[int, int, int]:
-    """(rank, world_size, local_rank) from torchrun's environment; (0, 1, 0) for a plain `python` run."""
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
-
-
-def is_main_process() -> bool:
-    """Only rank 0 prints, plots and writes files."""
-    return dist_env()[0] == 0
-
-
-def distributed_device(device) -> torch.device:
-    """Under torchrun each process gets its own GPU (cuda:LOCAL_RANK); on a CPU they all share 'cpu'."""
-    device = torch.device(device)
-    if device.type == "cuda" and dist_env()[1] > 1:
-        device = torch.device("cuda", dist_env()[2])
-        torch.cuda.set_device(device)
-    return device
-
-
-def init_distributed(device) -> bool:
-    """Join the process group if torchrun started us. Returns True if this call created it (and must destroy it)."""
-    if dist_env()[1] == 1 or dist.is_initialized():
-        return False
-    dist.init_process_group(backend="nccl" if torch.device(device).type == "cuda" else "gloo")
-    return True
-
-
-def mean_over_processes(values: torch.Tensor) -> torch.Tensor:
-    """Average a tensor over all processes (the loss each one measured on its slice)."""
-    if dist.is_initialized():
-        values = values.clone()
-        dist.all_reduce(values, op=dist.ReduceOp.SUM)
-        values /= dist.get_world_size()
-    return values
-
-
-def any_process(flag: bool, device) -> bool:
-    """True on every process if it is True on one: they must all stop at the same step."""
-    if not dist.is_initialized():
-        return flag
-    t = torch.tensor([float(flag)], device=device)
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item())
 
 
 # ----------------------------------------------------------------------------------------------
@@ -372,21 +186,6 @@ def estimate_loss(model, get_batch, cfg: TrainConfig, device) -> dict:
     for m, mode in modes.items():
         m.training = mode
     return result
-
-
-def resolve_dtype(cfg: TrainConfig, device, verbose: bool) -> TrainConfig:
-    """Turn "auto" into fp32/bf16, agree on it across processes, and fail (or warn) early about bf16."""
-    if cfg.dtype == "auto":
-        cfg = replace(cfg, dtype=pick_dtype(device, verbose=verbose))
-    if dist.is_initialized():  # a timing race can end differently in each process: rank 0 decides for all
-        choice = [cfg.dtype]
-        dist.broadcast_object_list(choice, src=0)
-        cfg = replace(cfg, dtype=choice[0])
-    autocast_context(device, cfg.dtype)  # an unsupported dtype fails now, not after the first loss estimate
-    if cfg.dtype == "bf16" and device.type == "cpu" and not bf16_is_native(device) and is_main_process():
-        print("warning: this CPU has no bf16 instructions (AVX512-BF16/AMX): torch emulates bf16 here, which is "
-              "several times SLOWER than fp32. Use --dtype fp32 (or --dtype auto).")
-    return cfg
 
 
 def resume_from(ckpt_path, model, optimizer, cfg: TrainConfig):

@@ -1,5 +1,4 @@
 """Small helpers every lesson uses: one place to pick the device, set seeds, name output folders and time code."""
-import argparse
 import os
 import random
 import statistics
@@ -14,14 +13,22 @@ import torch
 RUNS_DIR = Path(os.environ.get("MINIGPT_RUNS", "runs"))
 
 
+class DeviceError(ValueError):
+    """The device asked for is not there (or is not a device)."""
+
+
 def pick_device(prefer: str | None = None, verbose: bool = True) -> torch.device:
     """cuda -> mps -> cpu, unless `prefer` names one. Printed, so a learner sees where work runs."""
     if prefer:
-        device = torch.device(prefer)
+        try:
+            device = torch.device(prefer)
+        except RuntimeError:
+            raise DeviceError(f"--device {prefer}: not a device; use cpu, cuda or mps "
+                              f"(or leave --device out for the best one found).") from None
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise SystemExit("--device cuda was asked for, but torch sees no CUDA GPU; leave --device out to use the CPU.")
+            raise DeviceError("--device cuda was asked for, but torch sees no CUDA GPU; leave --device out to use the CPU.")
         if device.type == "mps" and not torch.backends.mps.is_available():
-            raise SystemExit("--device mps was asked for, but this torch has no MPS support; leave --device out to use the CPU.")
+            raise DeviceError("--device mps was asked for, but this torch has no MPS support; leave --device out to use the CPU.")
     elif torch.cuda.is_available():
         device = torch.device("cuda")
     elif torch.backends.mps.is_available():
@@ -56,7 +63,7 @@ def timed(fn, device="cpu") -> float:
     return time.perf_counter() - t0
 
 
-def race(fns: dict, steps: int, warmup: int = 1, device="cpu") -> dict:
+def time_in_turns(fns: dict, steps: int, warmup: int = 1, device="cpu") -> dict:
     """{name: fn} -> {name: median seconds per call}. Warm-up calls first (allocations, kernel choice), then the
     fns take turns, call by call: a burst of load from another program slows every fn alike, and the median
     ignores the odd slow call. Use it whenever two ways of doing something are compared by time."""
@@ -75,42 +82,6 @@ def run_dir(name: str) -> Path:
     path = RUNS_DIR / name
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def _positive(kind, what: str, example: str):
-    """An argparse type: text -> a `kind` > 0 (finite); a bad value ends with argparse's one-line message."""
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-        if not 0 < value < float("inf"):
-            raise argparse.ArgumentTypeError(f"{value} must be a positive number, e.g. {example}")
-        return value
-    parse.__name__ = f"positive_{kind.__name__}"
-    return parse
-
-
-positive_int = _positive(int, "a whole number", "16")       # steps, batch sizes, lengths
-positive_float = _positive(float, "a number", "1e-3")       # learning rates
-
-
-def lesson_parser(doc: str, base: bool = False) -> argparse.ArgumentParser:
-    """The flags every lesson shares: --quick (a one-minute version), --seed, --device, --out;
-    base=True adds --ckpt, the pretrained model a lesson starts from (default: the course base)."""
-    parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0] if doc else None)
-    if base:
-        parser.add_argument("--ckpt", default=None,
-                            help="the pretrained model (default: the course base, data/course_base/model.pt; "
-                                 "your own from lesson 04: runs/04_pretrain/model.pt)")
-    parser.add_argument("--quick", action="store_true", help="a tiny version that runs in under a minute")
-    parser.add_argument("--seed", type=int, default=1337, help="seed for every random number (default 1337)")
-    parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best one found)")
-    parser.add_argument("--out", default=None,
-                        help="folder for plots and checkpoints (default runs/<lesson>, runs/<lesson>_quick with --quick)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace the model or prefix files an earlier run left in --out (otherwise refused)")
-    return parser
 
 
 class OutputDirError(ValueError):
@@ -142,23 +113,3 @@ def check_output_dir(out, writes=(), resume=False, overwrite=False, can_resume=F
     return out
 
 
-def lesson_output_dir(parser, args, lesson: str, writes=(), can_resume=False) -> Path:
-    """The lesson's output folder (--out, or runs/<lesson>[_quick]), checked by check_output_dir; a problem ends the
-    lesson with a one-line message (parser.error), before any work."""
-    out = Path(args.out) if args.out else RUNS_DIR / (lesson + ("_quick" if getattr(args, "quick", False) else ""))
-    try:
-        return check_output_dir(out, writes, resume=getattr(args, "resume", False),
-                                overwrite=getattr(args, "overwrite", False), can_resume=can_resume)
-    except OutputDirError as e:
-        parser.error(str(e))
-
-
-def parse_lesson_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
-    """parse_args that also works when a lesson runs cell by cell in Jupyter/VS Code (unknown kernel flags ignored)."""
-    import sys
-
-    if "ipykernel" in sys.modules:
-        args, _ = parser.parse_known_args([])
-    else:
-        args = parser.parse_args()
-    return args

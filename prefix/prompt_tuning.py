@@ -29,7 +29,7 @@ class PromptTuning(nn.Module):
         x = self.embeddings[None]  # (1, P, C)
         if self.positions == "after_prefix":
             x = x + base.wpe.weight[:self.prefix_len]
-        _, kv = base.run_blocks(x)  # per layer (1, H, P, D)
+        _, kv = base.hidden_states(x)  # per layer (1, H, P, D)
         return [(k.expand(batch_size, -1, -1, -1), v.expand(batch_size, -1, -1, -1)) for k, v in kv]
 
     def position_offset(self):

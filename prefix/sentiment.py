@@ -20,7 +20,7 @@ import re
 import torch
 import torch.nn.functional as F
 
-from .tasks import PairBatches, pad_rows
+from .tasks import PairBatches, pad_inputs, pad_pairs
 
 LABEL_WORDS = ("negative", "positive")  # index = label, as in data/reviews.py: 0 negative, 1 positive
 CUE = " Sentiment:"
@@ -77,7 +77,7 @@ def label_gaps(forward_fn, enc, sentences, batch_size=32, max_len=None, device="
     scores = []
     step = 2 * batch_size
     for start in range(0, len(rows), step):
-        x, _, mask = pad_rows([(r, r) for r in rows[start:start + step]], enc.eot_token)  # (x, y) pairs; y unused
+        x, mask = pad_inputs(rows[start:start + step], enc.eot_token)
         x, mask = x.to(device), mask.to(device)
         scores.append(span_logprobs(forward_fn(x, mask), x, spans[start:start + step]).cpu())
     scores = torch.cat(scores).view(-1, 2)  # column k: LABEL_WORDS[k]
@@ -152,7 +152,7 @@ def sample_perplexity(model, enc, texts, batch_size=32, device="cpu"):
     was_training = model.training
     model.eval()
     for start in range(0, len(rows), batch_size):
-        x, y, mask = pad_rows([(r[:-1], r[1:]) for r in rows[start:start + batch_size]], enc.eot_token)
+        x, y, mask = pad_pairs([(r[:-1], r[1:]) for r in rows[start:start + batch_size]], enc.eot_token)
         x, y = x.to(device), y.to(device)  # y is -100 on padding: not counted
         logits = model(x, attention_mask=mask.to(device)).logits
         total += F.cross_entropy(logits.flatten(0, 1).float(), y.flatten(), ignore_index=-100, reduction="sum").item()

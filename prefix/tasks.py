@@ -32,14 +32,22 @@ def encode_pair(enc, source, target, block_size):
     return x, y
 
 
-def pad_rows(rows, pad_id):
-    """list of (x, y) -> x (B, T), y (B, T) with -100 on padding, attention_mask (B, T) with 0 on padding."""
-    T = max(len(x) for x, _ in rows)
+def pad_inputs(rows, pad_id):
+    """list of token-id lists -> x (B, T) right-padded with pad_id, attention_mask (B, T) with 0 on padding."""
+    T = max(len(r) for r in rows)
     x = torch.full((len(rows), T), pad_id, dtype=torch.long)
-    y = torch.full((len(rows), T), -100, dtype=torch.long)
     mask = torch.zeros((len(rows), T), dtype=torch.long)
-    for i, (xs, ys) in enumerate(rows):
-        x[i, :len(xs)], y[i, :len(ys)], mask[i, :len(xs)] = torch.tensor(xs), torch.tensor(ys), 1
+    for i, r in enumerate(rows):
+        x[i, :len(r)], mask[i, :len(r)] = torch.tensor(r, dtype=torch.long), 1
+    return x, mask
+
+
+def pad_pairs(pairs, pad_id):
+    """list of (x, y) -> x (B, T), y (B, T) with -100 on padding, attention_mask (B, T) with 0 on padding."""
+    x, mask = pad_inputs([xs for xs, _ in pairs], pad_id)
+    y = torch.full_like(x, -100)
+    for i, (_, ys) in enumerate(pairs):
+        y[i, :len(ys)] = torch.tensor(ys, dtype=torch.long)
     return x, y, mask
 
 
@@ -105,7 +113,7 @@ class PairBatches:
         while len(picked) < bs:
             epoch, offset = divmod(start + len(picked), n)
             picked += self.epoch_order(split, epoch)[offset: offset + bs - len(picked)]
-        return tuple(t.to(self.device) for t in pad_rows([rows[i] for i in picked], self.pad_id))
+        return tuple(t.to(self.device) for t in pad_pairs([rows[i] for i in picked], self.pad_id))
 
     def target_tokens(self, split):
         return sum(sum(1 for t in y if t != -100) for _, y in self.encoded[split])

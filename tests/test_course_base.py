@@ -68,7 +68,8 @@ def _one_step_checkpoint(path):
     """A real training checkpoint that has run 1 step (a nano model: only its step count matters here)."""
     import numpy as np
     from minigpt import GPT, preset
-    from minigpt.train import TrainConfig, make_batch_fn, train
+    from minigpt.batching import make_batch_fn
+    from minigpt.train import TrainConfig, train
     model = GPT(preset("nano", vocab_size=64))
     tokens = np.arange(500) % 64
     get_batch = make_batch_fn({"train": tokens, "val": tokens}, model.config.block_size, 2, rank=0, world_size=1)

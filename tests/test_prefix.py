@@ -5,7 +5,7 @@ import torch
 from minigpt import GPT, generate, preset
 from prefix import (MultiPrefixGPT, PrefixedGPT, PrefixFileError, PrefixTuning, PromptTuning, WrongBaseError,
                     count_params, fingerprint, freeze, load_prefix, save_prefix, slots_to_table, table_to_slots)
-from prefix.tasks import encode_pair, pad_rows
+from prefix.tasks import encode_pair, pad_inputs
 
 V = 61
 
@@ -121,7 +121,7 @@ def test_padded_rows_with_a_prefix_match_unpadded_rows():
     base = base_model()
     model = PrefixedGPT(base, trained_prefix(base))
     rows = [tokens(1, 6, seed=1)[0], tokens(1, 11, seed=2)[0]]
-    x, _, mask = pad_rows([(r.tolist(), r.tolist()) for r in rows], pad_id=0)
+    x, mask = pad_inputs([r.tolist() for r in rows], pad_id=0)
     logits = model(x, attention_mask=mask).logits
     for i, r in enumerate(rows):
         assert torch.allclose(logits[i, :len(r)], model(r[None]).logits[0], atol=1e-10)
@@ -137,7 +137,7 @@ def test_prompt_tuning_slots_equal_soft_tokens_at_the_input():
     x = tokens(2, 7)
     via_slots = PrefixedGPT(base, prompt)(x).logits
     real = base.embed(x)  # real tokens keep positions 0..T-1; soft tokens get none
-    h, _ = base.run_blocks(torch.cat([prompt.embeddings[None].expand(2, -1, -1), real], dim=1))
+    h, _ = base.hidden_states(torch.cat([prompt.embeddings[None].expand(2, -1, -1), real], dim=1))
     via_input = base.lm_head(h)[:, 3:]
     assert torch.allclose(via_slots, via_input, atol=1e-10)
 
@@ -176,7 +176,7 @@ def test_mixed_prefix_batch_equals_each_row_alone():
     server = MultiPrefixGPT(base, prefixes)
     rows = [tokens(1, 5, seed=1)[0], tokens(1, 9, seed=2)[0], tokens(1, 7, seed=3)[0], tokens(1, 9, seed=4)[0]]
     tasks = ["a", "b", "c", "a"]
-    x, _, mask = pad_rows([(r.tolist(), r.tolist()) for r in rows], pad_id=0)
+    x, mask = pad_inputs([r.tolist() for r in rows], pad_id=0)
     mixed = server(x, tasks, attention_mask=mask).logits
     for i, (r, t) in enumerate(zip(rows, tasks)):
         alone = PrefixedGPT(base, prefixes[t])(r[None]).logits[0]
@@ -405,7 +405,7 @@ def test_after_prefix_prompt_tuning_equals_soft_tokens_at_the_input_with_positio
         prompt.embeddings.mul_(50)
     x = tokens(2, 7)
     soft = prompt.embeddings[None].expand(2, -1, -1) + base.wpe.weight[:3]
-    h, _ = base.run_blocks(torch.cat([soft, base.embed(x, pos_offset=3)], dim=1))
+    h, _ = base.hidden_states(torch.cat([soft, base.embed(x, pos_offset=3)], dim=1))
     assert torch.allclose(PrefixedGPT(base, prompt)(x).logits, base.lm_head(h)[:, 3:], atol=1e-10)
 
 
@@ -437,7 +437,7 @@ def test_after_prefix_mixed_batch_equals_each_row_alone_and_rules_do_not_mix():
     server = MultiPrefixGPT(base, prefixes)
     rows = [tokens(1, 5, seed=1)[0], tokens(1, 9, seed=2)[0], tokens(1, 7, seed=3)[0]]
     tasks = ["a", "b", "c"]
-    x, _, mask = pad_rows([(r.tolist(), r.tolist()) for r in rows], pad_id=0)
+    x, mask = pad_inputs([r.tolist() for r in rows], pad_id=0)
     mixed = server(x, tasks, attention_mask=mask).logits
     for i, (r, t) in enumerate(zip(rows, tasks)):
         assert torch.allclose(mixed[i, :len(r)], PrefixedGPT(base, prefixes[t])(r[None]).logits[0], atol=1e-10)

@@ -11,8 +11,10 @@ import torch
 import torch.nn as nn
 
 from minigpt import GPT, preset
+from minigpt.batching import make_batch_fn
 from minigpt.checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
-from minigpt.train import TrainConfig, TrainingDiverged, autocast_context, lr_at, make_batch_fn, make_optimizer, train
+from minigpt.precision import autocast_context
+from minigpt.train import TrainConfig, TrainingDiverged, lr_at, make_optimizer, train
 
 VOCAB = 64
 
