@@ -42,11 +42,11 @@ from minigpt.files import write_text_atomic
 from minigpt.precision import pick_dtype
 from minigpt.tokenizer import encoding_fingerprint, load_tokenizer
 from minigpt.train import TrainConfig, train
-from minigpt.utils import pick_device, set_seed
+from minigpt.utils import RUNS_DIR, pick_device, set_seed
 from prefix.io import fingerprint
 
 from .reviews import imdb_reviews, prepare_token_memmaps
-from .web import mix_into, web_tokens
+from .web import mixed_stream, web_tokens
 
 COMMAND = "python -m data.course_base"
 BATCH_SIZE = 8
@@ -74,8 +74,9 @@ def training_streams(enc, web_share: float = WEB_SHARE, listings: float = 0.0, s
     """{"train": all training reviews + as many web tokens as make `web_share` of the stream (uint16),
     "val": the reviews' val stream (1,000 reviews the model never trains on)}."""
     reviews = prepare_token_memmaps(enc, verbose=verbose)
-    return {"train": mix_into(enc, reviews["train"], web_share, seed=seed, listings=listings)[0],
-            "val": reviews["val"]}
+    train, _ = mixed_stream(enc, reviews["train"], web_share, RUNS_DIR / "cache", seed=seed, listings=listings,
+                            verbose=verbose)
+    return {"train": train, "val": reviews["val"]}
 
 
 def val_streams(enc) -> dict:
@@ -102,14 +103,16 @@ def val_losses(model, enc, rows=VAL_SLICE["rows"], seed=VAL_SLICE["seed"]) -> di
 
 def copy_checks(model, enc, device="cpu", n=60) -> dict:
     """The figures lesson 7 measures before training: does the frozen base copy names from a table?"""
-    from prefix.experiment import name_copy_rate, repeat_losses, restaurant_copy_sources  # noqa: the probes
+    from prefix.experiment import name_copy_rate, repeat_losses  # the probes of lesson 7 (see the top of this file)
+
+    from .e2e import copy_check_sources
     from .web import unseen_web_records
 
     sources, names = zip(*unseen_web_records(n))
     web_rate, _ = name_copy_rate(model, enc, list(sources), list(names))
     checks = {"web_records": web_rate}
     for kind in ("known", "new"):
-        sources, names = restaurant_copy_sources(n, new_names=kind == "new")
+        sources, names = copy_check_sources(n, new_names=kind == "new")
         checks[f"restaurants_{kind}_names"], _ = name_copy_rate(model, enc, sources, names)
     checks["repeat_first"], checks["repeat_second"] = repeat_losses(model)
     return checks

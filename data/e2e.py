@@ -1,13 +1,13 @@
 """E2E-style table-to-text data (Novikova et al. 2017), generated with a seeded generator.
 
 The real E2E NLG data cannot be downloaded here, so we synthesise data with the same shape:
-a restaurant meaning representation (MR) of 3-8 slots is linearised into a source string,
-and the target is a natural-language description that mentions every slot value.
+a restaurant meaning representation (MR) of 3-8 attributes is linearised into a source string,
+and the target is a natural-language description that mentions every attribute value.
 
     source: name[The Eagle] | eatType[pub] | food[French] | area[riverside] =>
     target: The Eagle is a French pub by the river.
 
-Realisations come from a small compositional grammar (sentence plans x slot orderings x
+Realisations come from a small compositional grammar (sentence plans x attribute orderings x
 phrase synonyms), so the model has to learn a mapping, not memorise one template.
 
 Run `python -m data.e2e [--seed 0] [--out data/e2e]` to (re)write train/val/test.jsonl.
@@ -26,10 +26,10 @@ from minigpt.files import atomic_write
 DATA_DIR = Path(__file__).resolve().parent / "e2e"
 SPLITS = ("train", "val", "test")
 
-# Canonical slot order of the E2E MRs; the source string always follows it.
-SLOT_ORDER = ("name", "eatType", "food", "priceRange", "customer rating", "area",
+# Canonical attribute order of the E2E MRs; the source string always follows it.
+ATTRIBUTE_ORDER = ("name", "eatType", "food", "priceRange", "customer rating", "area",
               "familyFriendly", "near")
-OPTIONAL_SLOTS = SLOT_ORDER[1:]
+OPTIONAL_ATTRIBUTES = ATTRIBUTE_ORDER[1:]
 
 VALUES = {
     "eatType": ("coffee shop", "pub", "restaurant"),
@@ -40,8 +40,8 @@ VALUES = {
     "familyFriendly": ("yes", "no"),
 }
 
-# Venue names (E2E-like). No name contains a word that is also a slot value ("river", "Indian", ...),
-# otherwise the slot matcher could credit a value that the text never states.
+# Venue names (E2E-like). No name contains a word that is also a attribute value ("river", "Indian", ...),
+# otherwise the attribute matcher could credit a value that the text never states.
 NAMES = (
     "The Eagle", "Blue Spice", "Fitzbillies", "The Phoenix", "Zizzi", "The Wrestlers", "The Mill",
     "Cotto", "The Vaults", "Strada", "Loch Fyne", "The Cricketers", "Giraffe", "The Waterman",
@@ -60,7 +60,7 @@ NEAR_NAMES = (
 )
 
 # Restaurant names that no split uses: for checking whether a model copies a name it has never seen
-# (lesson 7's copy check, data/course_base.py). Same rule as NAMES: no word that is also a slot value.
+# (lesson 7's copy check, data/course_base.py). Same rule as NAMES: no word that is also a attribute value.
 UNSEEN_NAMES = (
     "The Copper Kettle", "Saffron Lane", "The Red Lion", "Bellwether", "Marlowe's", "The Old Granary",
     "Quayside Kitchen", "The Fox and Hound", "Nettlebed", "The Lamplighter", "Orchard Row", "Pemberton's",
@@ -69,13 +69,13 @@ UNSEEN_NAMES = (
     "The Crooked Spire", "Mulberry", "The Tin Drum", "Foxglove", "The Old Vicarage", "Rosemary Lane",
 )
 
-# Number of slots per MR (name included): roughly the E2E distribution, mean ~5.3.
-N_SLOTS = (3, 4, 5, 6, 7, 8)
-N_SLOTS_WEIGHTS = (8, 18, 25, 26, 17, 6)
+# Number of attributes per MR (name included): roughly the E2E distribution, mean ~5.3.
+N_ATTRIBUTES = (3, 4, 5, 6, 7, 8)
+N_ATTRIBUTES_WEIGHTS = (8, 18, 25, 26, 17, 6)
 
 # ---------------------------------------------------------------------------------------------
-# Phrase tables. Every phrase for a value contains one of its surface forms (slot_surface_forms);
-# tests/test_e2e_data.py checks that every generated text has slot error rate 0.
+# Phrase tables. Every phrase for a value contains one of its surface forms (attribute_surface_forms);
+# tests/test_e2e_data.py checks that every generated text has attribute error rate 0.
 
 _NUM_WORD = {"1": "one", "3": "three", "5": "five"}
 
@@ -88,31 +88,31 @@ def _food_adj(food: str) -> str:
     return "fast food" if food == "Fast food" else food
 
 
-def _pre(slot: str, value: str) -> list[str]:
+def _pre(attribute: str, value: str) -> list[str]:
     """Prenominal modifiers ("a cheap French pub"); [] if the value has none."""
-    if slot == "food":
+    if attribute == "food":
         return [_food_adj(value)]
-    if slot == "area":
+    if attribute == "area":
         return [value]  # "a riverside pub", "a city centre pub"
-    if slot == "priceRange":
+    if attribute == "priceRange":
         return {"cheap": ["cheap", "low-priced", "inexpensive"],
                 "moderate": ["moderately priced", "mid-priced"],
                 "high": ["expensive", "high-priced", "pricey"]}.get(value, [])
-    if slot == "customer rating":
+    if attribute == "customer rating":
         if value[0].isdigit():
             return [f"{value[0]}-star", f"{_NUM_WORD[value[0]]}-star"]
         return {"low": ["low-rated", "poorly rated"], "average": ["average-rated"],
                 "high": ["highly rated", "top-rated"]}[value]
-    if slot == "familyFriendly":
+    if attribute == "familyFriendly":
         return ["family-friendly", "kid-friendly", "child-friendly"] if value == "yes" else ["adults-only"]
     return []
 
 
-def _post(slot: str, value: str) -> list[str]:
+def _post(attribute: str, value: str) -> list[str]:
     """Postnominal phrases without a verb ("a pub near Burger King", "... with high prices")."""
-    if slot == "food":
+    if attribute == "food":
         return [f"{verb} {np}" for verb in ("serving", "offering") for np in _food_nps(value)]
-    if slot == "priceRange":
+    if attribute == "priceRange":
         return {"cheap": ["with low prices", "with cheap prices", "with a cheap price range"],
                 "moderate": ["with moderate prices", "with a moderate price range"],
                 "high": ["with high prices", "with a high price range"],
@@ -122,7 +122,7 @@ def _post(slot: str, value: str) -> list[str]:
                            "with prices between £20 and £25"],
                 "more than £30": ["with prices of more than £30", "with a price range of more than £30",
                                   "with prices over £30"]}[value]
-    if slot == "customer rating":
+    if attribute == "customer rating":
         if value[0].isdigit():
             return [f"with a customer rating of {value}", f"rated {value} by customers",
                     f"with a {value} rating"]
@@ -130,25 +130,25 @@ def _post(slot: str, value: str) -> list[str]:
                 "average": ["with an average customer rating", "with average ratings"],
                 "high": ["with a high customer rating", "with high ratings", "rated highly by customers"],
                 }[value]
-    if slot == "area":
+    if attribute == "area":
         if value == "city centre":
             return ["in the city centre", "located in the city centre", "in the centre of the city",
                     "in the centre of town"]
         return ["in the riverside area", "by the river", "on the riverside", "located by the riverside"]
-    if slot == "familyFriendly":
+    if attribute == "familyFriendly":
         if value == "yes":
             return ["suitable for families", "with a family-friendly atmosphere", "welcoming children"]
         return ["for adults only", "not suitable for families"]
-    if slot == "near":
+    if attribute == "near":
         return [f"near {value}", f"close to {value}", f"not far from {value}", f"located near {value}"]
-    raise KeyError(slot)
+    raise KeyError(attribute)
 
 
-def _vp(slot: str, value: str) -> list[str]:
+def _vp(attribute: str, value: str) -> list[str]:
     """Third-person verb phrases ("serves French food"), usable after any singular subject."""
-    if slot == "food":
+    if attribute == "food":
         return [f"{verb} {np}" for verb in ("serves", "offers", "provides") for np in _food_nps(value)]
-    if slot == "priceRange":
+    if attribute == "priceRange":
         return {"cheap": ["is cheap", "has low prices", "is inexpensive", "has a cheap price range"],
                 "moderate": ["is moderately priced", "has moderate prices", "has a moderate price range"],
                 "high": ["is expensive", "has high prices", "has a high price range"],
@@ -158,7 +158,7 @@ def _vp(slot: str, value: str) -> list[str]:
                            "has prices of £20-25"],
                 "more than £30": ["charges more than £30", "has prices of more than £30",
                                   "has a price range of more than £30", "costs over £30"]}[value]
-    if slot == "customer rating":
+    if attribute == "customer rating":
         if value[0].isdigit():
             return [f"has a customer rating of {value}", f"is rated {value} by customers",
                     f"has a {value} rating", f"has a {value[0]}-star rating"]
@@ -167,74 +167,74 @@ def _vp(slot: str, value: str) -> list[str]:
                             "gets average reviews"],
                 "high": ["has a high customer rating", "is highly rated by customers", "gets high ratings"],
                 }[value]
-    if slot == "area":
+    if attribute == "area":
         if value == "city centre":
             return ["is located in the city centre", "is in the centre of the city",
                     "can be found in the city centre", "is in the centre of town"]
         return ["is located in the riverside area", "is by the river", "is on the riverside",
                 "can be found by the river"]
-    if slot == "familyFriendly":
+    if attribute == "familyFriendly":
         if value == "yes":
             return ["is family-friendly", "is kid friendly", "welcomes children", "is child friendly",
                     "is good for families"]
         return ["is not family-friendly", "is not kid friendly", "isn't family-friendly",
                 "does not welcome children", "is for adults only"]
-    if slot == "near":
+    if attribute == "near":
         return [f"is near {value}", f"is located near {value}", f"is close to {value}",
                 f"can be found near {value}", f"is not far from {value}"]
-    raise KeyError(slot)
+    raise KeyError(attribute)
 
 
-def _front(slot: str, value: str) -> list[str]:
-    """Sentence-initial adverbials ("By the river, ..."); [] if the slot has none."""
-    if slot in ("area", "near"):
-        return [p[0].upper() + p[1:] for p in _post(slot, value)]
-    if slot in ("priceRange", "customer rating"):
-        return [p[0].upper() + p[1:] for p in _post(slot, value) if p.startswith("with ")]
+def _front(attribute: str, value: str) -> list[str]:
+    """Sentence-initial adverbials ("By the river, ..."); [] if the attribute has none."""
+    if attribute in ("area", "near"):
+        return [p[0].upper() + p[1:] for p in _post(attribute, value)]
+    if attribute in ("priceRange", "customer rating"):
+        return [p[0].upper() + p[1:] for p in _post(attribute, value) if p.startswith("with ")]
     return []
 
 
-def _statement(slot: str, value: str) -> list[str]:
-    """Stand-alone sentences about one slot that do not need the venue as subject."""
-    if slot == "familyFriendly":
+def _statement(attribute: str, value: str) -> list[str]:
+    """Stand-alone sentences about one attribute that do not need the venue as subject."""
+    if attribute == "familyFriendly":
         return (["Children are welcome.", "Families are welcome.", "It is family-friendly."] if value == "yes"
                 else ["Children are not welcome.", "It is for adults only.", "It is not family-friendly."])
-    if slot == "priceRange":
+    if attribute == "priceRange":
         return [{"cheap": "Prices are low.", "moderate": "Prices are moderate.", "high": "Prices are high.",
                  "less than £20": "Prices are less than £20.", "£20-25": "Prices range from £20 to £25.",
                  "more than £30": "Prices are more than £30."}[value]]
-    if slot == "customer rating":
+    if attribute == "customer rating":
         return [f"Its customer rating is {value}.", f"Customers rate it {value}."
                 if value[0].isdigit() else f"Its rating is {value}."]
     return []
 
 
-def slot_surface_forms(mr: dict[str, str]) -> list[list[str]]:
-    """Accepted lowercase surface forms for each slot value of `mr` (in SLOT_ORDER).
+def attribute_surface_forms(mr: dict[str, str]) -> list[list[str]]:
+    """Accepted lowercase surface forms for each attribute value of `mr` (in ATTRIBUTE_ORDER).
 
-    Used by prefix.metrics.slot_error_rate, which matches whole words after lowercasing and
+    Used by prefix.metrics.attribute_error_rate, which matches whole words after lowercasing and
     treating hyphens as spaces, and rejects a match preceded by a negation ("not", "n't", ...)
     unless the form itself starts with one. So for familyFriendly=yes, "family friendly" does
     not count inside "is not family-friendly", and familyFriendly=no needs a negated form.
     """
     forms: list[list[str]] = []
-    for slot in SLOT_ORDER:
-        if slot not in mr:
+    for attribute in ATTRIBUTE_ORDER:
+        if attribute not in mr:
             continue
-        v = mr[slot]
-        if slot in ("name", "near", "food", "eatType", "area"):
+        v = mr[attribute]
+        if attribute in ("name", "near", "food", "eatType", "area"):
             f = {"coffee shop": ["coffee shop", "coffee house"],
                  "city centre": ["city centre", "centre of the city", "centre of town", "city center",
                                  "town centre"],
                  "riverside": ["riverside", "river"]}.get(v, [v.lower()])
-        elif slot == "priceRange":
+        elif attribute == "priceRange":
             f = {"cheap": ["cheap", "low priced", "low price", "low prices", "inexpensive", "prices are low"],
                  "moderate": ["moderate", "moderately priced", "mid priced"],
                  "high": ["expensive", "high priced", "high price", "high prices", "pricey", "prices are high"],
                  "less than £20": ["less than £20", "under £20", "below £20"],
                  "£20-25": ["£20-25", "£20 to £25", "between £20 and £25", "£20-£25"],
                  "more than £30": ["more than £30", "over £30", "above £30"]}[v]
-        elif slot == "customer rating":
+        elif attribute == "customer rating":
             if v[0].isdigit():
                 f = [v, f"{v[0]} star", f"{_NUM_WORD[v[0]]} star", f"{v[0]} stars"]
             else:
@@ -242,7 +242,7 @@ def slot_surface_forms(mr: dict[str, str]) -> list[list[str]]:
                      f"rating is {v}"]
                 f += {"low": ["low rated", "poorly rated"], "average": ["average rated", "average reviews"],
                       "high": ["highly rated", "rated highly", "top rated"]}[v]
-        elif slot == "familyFriendly":
+        elif attribute == "familyFriendly":
             if v == "yes":
                 f = ["family friendly", "kid friendly", "child friendly", "children are welcome",
                      "welcomes children", "welcome children", "welcoming children", "families are welcome",
@@ -252,7 +252,7 @@ def slot_surface_forms(mr: dict[str, str]) -> list[list[str]]:
                      "not a family friendly", "adults only", "not welcome children",
                      "children are not welcome", "not suitable for families", "no children"]
         else:
-            raise KeyError(slot)
+            raise KeyError(attribute)
         forms.append([x.lower() for x in f])
     return forms
 
@@ -284,16 +284,16 @@ class _Planner:
         self.mr, self.rng = mr, rng
         self.name = mr["name"]
         self.noun = mr.get("eatType") or rng.choice(GENERIC_NOUNS)
-        attrs = [s for s in OPTIONAL_SLOTS if s in mr and s != "eatType"]
-        rng.shuffle(attrs)  # slot order in the text is free
+        attrs = [s for s in OPTIONAL_ATTRIBUTES if s in mr and s != "eatType"]
+        rng.shuffle(attrs)  # attribute order in the text is free
         self.attrs = attrs
 
     # -- building blocks ------------------------------------------------------------------
-    def pick(self, table, slot: str) -> str:
-        return self.rng.choice(table(slot, self.mr[slot]))
+    def pick(self, table, attribute: str) -> str:
+        return self.rng.choice(table(attribute, self.mr[attribute]))
 
     def take(self, table, max_n: int, p: float = 0.6) -> list[str]:
-        """Remove up to max_n slots that `table` can realise (each with probability p)."""
+        """Remove up to max_n attributes that `table` can realise (each with probability p)."""
         chosen = []
         for s in list(self.attrs):
             if len(chosen) < max_n and table(s, self.mr[s]) and self.rng.random() < p:
@@ -302,7 +302,7 @@ class _Planner:
         return chosen
 
     def np(self, max_pre: int = 3, max_post: int = 2, article: bool = True) -> str:
-        """'a cheap French pub near Burger King' from prenominal + postnominal slots."""
+        """'a cheap French pub near Burger King' from prenominal + postnominal attributes."""
         pre = sorted(self.take(_pre, max_pre, 0.5), key=_PRE_ORDER.index)
         post = self.take(_post, max_post, 0.5)
         words = [self.pick(_pre, s) for s in pre]
@@ -318,7 +318,7 @@ class _Planner:
         return f"{_article(phrase)} {phrase}" if article else phrase
 
     def vps(self, max_n: int = 99) -> list[str]:
-        """Verb phrases for up to max_n of the remaining slots."""
+        """Verb phrases for up to max_n of the remaining attributes."""
         out = [self.pick(_vp, s) for s in self.attrs[:max_n]]
         del self.attrs[:max_n]
         return out
@@ -328,7 +328,7 @@ class _Planner:
         return self.rng.choice(["It", self.name, f"The {self.noun}", f"This {self.noun}"])
 
     def rest_sentences(self) -> str:
-        """Whatever slots are left, as one more sentence (or '' if none are left)."""
+        """Whatever attributes are left, as one more sentence (or '' if none are left)."""
         if not self.attrs:
             return ""
         if len(self.attrs) == 1 and _statement(self.attrs[0], self.mr[self.attrs[0]]) and self.rng.random() < 0.5:
@@ -418,15 +418,15 @@ def realize(mr: dict[str, str], rng: random.Random, plan: str | None = None) -> 
 
 
 def format_source(mr: dict[str, str]) -> str:
-    """'name[The Eagle] | eatType[pub] | ... =>' with slots in SLOT_ORDER."""
-    return " | ".join(f"{s}[{mr[s]}]" for s in SLOT_ORDER if s in mr) + " =>"
+    """'name[The Eagle] | eatType[pub] | ... =>' with attributes in ATTRIBUTE_ORDER."""
+    return " | ".join(f"{s}[{mr[s]}]" for s in ATTRIBUTE_ORDER if s in mr) + " =>"
 
 
 def sample_mr(rng: random.Random) -> dict[str, str]:
-    n = rng.choices(N_SLOTS, N_SLOTS_WEIGHTS)[0]
-    chosen = set(rng.sample(OPTIONAL_SLOTS, n - 1))
+    n = rng.choices(N_ATTRIBUTES, N_ATTRIBUTES_WEIGHTS)[0]
+    chosen = set(rng.sample(OPTIONAL_ATTRIBUTES, n - 1))
     mr = {"name": rng.choice(NAMES)}
-    for s in OPTIONAL_SLOTS:  # canonical order -> deterministic dict (and JSON) order
+    for s in OPTIONAL_ATTRIBUTES:  # canonical order -> deterministic dict (and JSON) order
         if s in chosen:
             mr[s] = rng.choice(NEAR_NAMES if s == "near" else VALUES[s])
     return mr
@@ -496,14 +496,31 @@ def write_splits(out_dir: str | Path = DATA_DIR, seed: int = 0, **sizes: int) ->
 
 
 def load_e2e(split: str) -> list[dict]:
-    """Rows of the committed data/e2e/<split>.jsonl (split: 'train', 'val' or 'test')."""
+    """Rows of the committed data/e2e/<split>.jsonl (split: 'train', 'val' or 'test'), each with its
+    "attribute_forms": {key: the accepted surface forms of its value}, in ATTRIBUTE_ORDER."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     path = DATA_DIR / f"{split}.jsonl"
     if not path.exists():
         raise FileNotFoundError(f"{path} not found; generate it with `python -m data.e2e`")
     with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+        rows = [json.loads(line) for line in f if line.strip()]
+    for row in rows:  # what a scorer needs, so that it never has to know this module (prefix.metrics)
+        row["attribute_forms"] = dict(zip([k for k in ATTRIBUTE_ORDER if k in row["mr"]],
+                                          attribute_surface_forms(row["mr"])))
+    return rows
+
+
+def copy_check_sources(n, new_names=False, split="val"):
+    """-> (sources, names): n restaurant inputs of the table-to-text task, for a zero-shot copy check.
+
+    new_names=True puts a restaurant name that no split uses (UNSEEN_NAMES) in place of each row's name:
+    a model that gets those right reads the name from its input; it cannot have remembered it.
+    """
+    rows = load_e2e(split)[:n]
+    names = [UNSEEN_NAMES[i % len(UNSEEN_NAMES)] if new_names else r["mr"]["name"] for i, r in enumerate(rows)]
+    sources = [r["source"].replace(f"name[{r['mr']['name']}]", f"name[{name}]", 1) for r, name in zip(rows, names)]
+    return sources, names
 
 
 # ---------------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ import random
 import re
 from pathlib import Path
 
-from minigpt.files import write_text_atomic
+from minigpt.files import atomic_write, write_text_atomic
 
 # ----------------------------------------------------------------------------------------------
 # What must never appear: the E2E task's own keys, vocabulary and names (checked by tests/test_web_data.py)
@@ -410,6 +410,43 @@ def mix_into(encoding, tokens, share: float, seed: int = 0, listings: float = 0.
     web = web_tokens(encoding, round(len(tokens) * share / (1 - share)), seed=seed,
                      listings=listings) if share else tokens[:0]
     return np.concatenate([tokens, web]), web
+
+
+def mixed_stream(encoding, tokens, share: float, cache_dir, seed: int = 0, listings: float = 0.0, verbose=True):
+    """The pretraining stream, built once as one file on disk: `tokens` (a split's reviews) followed by the web tokens
+    that make `share` of it (mix_into). -> (read-only np.memmap of uint16, its composition dict).
+
+    <cache_dir>/mixed-<key>.bin holds the tokens and mixed-<key>.json what is in them (review and web tokens and
+    documents, the share, listings, seed, tokenizer). The JSON is written last, so a file without one is unfinished;
+    a second call with the same settings and the same review tokens reuses the file.
+    """
+    import hashlib
+    import json
+    import zlib
+
+    import numpy as np
+
+    tokens = np.asarray(tokens, dtype=np.uint16)
+    settings = {"format": 1, "tokenizer": encoding.name, "reviews_tokens": int(len(tokens)),
+                "reviews_crc32": zlib.crc32(tokens.tobytes()), "web_share": share, "listings": listings, "seed": seed}
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+    cache_dir = Path(cache_dir)
+    path, meta_path = cache_dir / f"mixed-{key}.bin", cache_dir / f"mixed-{key}.json"
+    if meta_path.is_file() and path.is_file():
+        composition = json.loads(meta_path.read_text())
+        if composition.get("settings") == settings and path.stat().st_size == 2 * composition["tokens"]:
+            if verbose:
+                print(f"mixed stream: reusing {path}")
+            return np.memmap(path, dtype=np.uint16, mode="r"), composition
+    mixed, web = mix_into(encoding, tokens, share, seed=seed, listings=listings)
+    with atomic_write(path, "wb") as f:
+        mixed.astype(np.uint16).tofile(f)
+    composition = {"settings": settings, "tokens": int(len(mixed)), "web_tokens": int(len(web)),
+                   "web_documents": int((web == encoding.eot_token).sum()), "web_share_measured": len(web) / len(mixed)}
+    write_text_atomic(meta_path, json.dumps(composition, indent=1))  # last: marks the file complete
+    if verbose:
+        print(f"mixed stream: wrote {path} ({len(mixed):,} tokens, {len(web):,} of them web)")
+    return np.memmap(path, dtype=np.uint16, mode="r"), composition
 
 
 def unseen_web_records(n: int, seed: int = 999_999) -> list[tuple[str, str]]:

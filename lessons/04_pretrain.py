@@ -47,7 +47,7 @@ import numpy as np
 import torch
 
 from data.reviews import prepare_token_memmaps
-from data.web import mix_into, web_texts
+from data.web import mixed_stream, web_texts
 from lessons.flags import add_train_args, lesson_parser, parse_lesson_args, start_lesson, train_config_from_args
 from minigpt import GPT, generate
 from minigpt.batching import make_batch_fn
@@ -57,6 +57,7 @@ from minigpt.distributed import dist_env, distributed_device, is_main_process
 from minigpt.precision import pick_dtype
 from minigpt.tokenizer import encoding_fingerprint, load_tokenizer
 from minigpt.train import schedule, train
+from minigpt.utils import RUNS_DIR
 
 parser = lesson_parser(__doc__)
 parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
@@ -120,12 +121,13 @@ log(f"reviews: train stream {len(streams['train']):,} tokens, val stream {len(st
 
 # %%
 if args.web:
-    try:
-        train_tokens, web = mix_into(enc, streams["train"], args.web)
+    try:  # built once, beside the review tokens: one memmap the batcher slices, with what is in it recorded
+        train_tokens, mix = mixed_stream(enc, streams["train"], args.web, RUNS_DIR / "cache", verbose=main)
     except ValueError as e:
         parser.error(str(e))
     streams = {"train": train_tokens, "val": streams["val"]}
-    log(f"web: {len(web):,} tokens ({int((web == enc.eot_token).sum()):,} documents); e.g.\n  {web_texts(1, seed=2)[0]}")
+    log(f"web: {mix['web_tokens']:,} tokens ({mix['web_documents']:,} documents, "
+        f"{mix['web_share_measured']:.1%} of the stream); e.g.\n  {web_texts(1, seed=2)[0]}")
 log(f"train stream: {len(streams['train']):,} tokens, val stream: {len(streams['val']):,} tokens")
 
 # A baseline to beat: a model that ignores the context and always predicts how frequent each token is.

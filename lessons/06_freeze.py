@@ -61,7 +61,7 @@ print(f"after freeze(base): {report}; base in training mode: {base.training}")
 #
 # With P = 10 the prefix holds P x n_layer x 2 x n_embd numbers: a key and a value vector per layer per slot.
 # While training, the paper produces them with an MLP from P small embeddings (the reparameterization), which has
-# more parameters than the table it makes; after training the MLP is folded into the table and thrown away.
+# more parameters than the matrix it makes; after training the MLP is folded into the matrix and thrown away.
 
 # %%
 cfg = base.config

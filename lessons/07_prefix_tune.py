@@ -44,7 +44,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from data.e2e import SLOT_ORDER, load_e2e
+from data.e2e import ATTRIBUTE_ORDER, copy_check_sources, load_e2e
 from data.web import unseen_web_records
 from lessons.flags import (add_prefix_flags, lesson_parser, load_pretrained, parse_lesson_args, positive_float,
                            positive_int, resolve, start_lesson)
@@ -54,7 +54,7 @@ from minigpt.files import write_text_atomic
 from minigpt.tokenizer import load_tokenizer
 from prefix import save_prefix
 from prefix.experiment import (INITS, build_tuned, init_token_ids, name_copy_rate, repeat_losses,
-                               restaurant_copy_sources, run_method, step_times_side_by_side)
+                               run_method, step_times_side_by_side)
 from prefix.tasks import PairBatches
 
 parser = lesson_parser(__doc__, base=True)
@@ -112,8 +112,8 @@ print(f"  as tokens: {x.shape[1]} positions in the padded batch; loss on {(y[0] 
 # %%
 n_probe = 6 if args.quick else 60
 record_rate, record_examples = name_copy_rate(base, enc, *zip(*unseen_web_records(n_probe)))
-e2e_rate, e2e_examples = name_copy_rate(base, enc, *restaurant_copy_sources(n_probe))
-new_rate, new_examples = name_copy_rate(base, enc, *restaurant_copy_sources(n_probe, new_names=True))
+e2e_rate, e2e_examples = name_copy_rate(base, enc, *copy_check_sources(n_probe))
+new_rate, new_examples = name_copy_rate(base, enc, *copy_check_sources(n_probe, new_names=True))
 first_copy, second_copy = repeat_losses(base)
 print(f"names copied, with no training: {record_rate:.0%} of unseen web records, {e2e_rate:.0%} of restaurant inputs, "
       f"{new_rate:.0%} with names used nowhere")
@@ -144,7 +144,7 @@ print(f"random tokens said twice: loss {first_copy:.2f} nats on the first copy, 
 for positions in ("from_zero", "after_prefix"):
     untrained = build_tuned(base, "prefix", prefix_len=args.prefix_len, init_ids=init_token_ids(enc, "task"),
                             positions=positions, init_steps=30 if args.quick else 300)
-    rate, examples = name_copy_rate(untrained, enc, *restaurant_copy_sources(n_probe))
+    rate, examples = name_copy_rate(untrained, enc, *copy_check_sources(n_probe))
     print(f"untrained task-words prefix, real tokens {positions}: names copied {rate:.0%} (no prefix: {e2e_rate:.0%})"
           f"; e.g. {examples[1][1][:70]!r}")
 del untrained
@@ -191,7 +191,7 @@ for method in args.methods:
     result["distinct_outputs"] = len(set(result["outputs"]))  # a prefix that writes one sentence for all is stuck
     result["outputs"] = result["outputs"][:5]
     results[method] = result
-    print(f"{method}: BLEU {result['bleu']:.1f}, ROUGE-L {result['rouge_l']:.1f}, slot error {result['slot_error']:.3f}, "
+    print(f"{method}: BLEU {result['bleu']:.1f}, ROUGE-L {result['rouge_l']:.1f}, attribute error {result['attribute_error']:.3f}, "
           f"names the restaurant in {result['name_rate']:.0%} of outputs, {result['distinct_outputs']} distinct outputs "
           f"of {len(test_rows)}")
     models[method] = model
@@ -226,7 +226,7 @@ del models
 # ## The comparison
 #
 # One plot of the training and validation loss of every method against steps, then the table. "stored" is
-# what you keep per task after training: for prefix-tuning the folded table (the MLP is thrown away),
+# what you keep per task after training: for prefix-tuning the folded matrix (the MLP is thrown away),
 # for fine-tuning a whole model. The base checkpoint's weights are the reference for the file sizes.
 
 # %%
@@ -250,28 +250,28 @@ print(f"\nwrote {out_dir / 'losses.png'}")
 base_bytes = sum(t.numel() * 4 for t in base.state_dict().values())
 lines = [
     "| method | trainable params (% of base) | stored params (% of base) | file | file / base weights | "
-    "step time | memory / step | test BLEU | ROUGE-L | slot error |",
+    "step time | memory / step | test BLEU | ROUGE-L | attribute error |",
     "|---|---|---|---|---|---|---|---|---|---|",
 ]
 for method, r in results.items():
     lines.append(
         f"| {method} | {r['trainable']:,} ({r['trainable_pct']:.2f}%) | {r['stored']:,} ({r['stored_pct']:.2f}%) | "
         f"{r['file_bytes'] / 1024:.0f} kB | {100 * r['file_bytes'] / base_bytes:.2f}% | {1000 * r['step_s']:.0f} ms | "
-        f"{r['memory_bytes'] / 2**20:.0f} MiB | {r['bleu']:.1f} | {r['rouge_l']:.1f} | {r['slot_error']:.3f} |")
+        f"{r['memory_bytes'] / 2**20:.0f} MiB | {r['bleu']:.1f} | {r['rouge_l']:.1f} | {r['attribute_error']:.3f} |")
 table = "\n".join(lines)
 print(table)
 if "prefix" in results and "finetune" in results:
     p, f = results["prefix"], results["finetune"]
     print(f"\nprefix vs fine-tuning: BLEU {p['bleu']:.1f} vs {f['bleu']:.1f} ({p['bleu'] - f['bleu']:+.1f}; "
-          f"{p['bleu'] / max(f['bleu'], 1e-9):.2f}x), slot error {p['slot_error']:.3f} vs {f['slot_error']:.3f}, "
+          f"{p['bleu'] / max(f['bleu'], 1e-9):.2f}x), attribute error {p['attribute_error']:.3f} vs {f['attribute_error']:.3f}, "
           f"step {100 * (1 - p['step_s'] / f['step_s']):.0f}% faster, storing {p['stored_pct']:.2f}% of the base's "
           f"parameters ({100 * p['file_bytes'] / base_bytes:.2f}% of its weights' bytes)")
     verdict = ("within 3 BLEU of fine-tuning, as the paper found" if p["bleu"] >= f["bleu"] - 3 else
                "below fine-tuning by more than 3 BLEU" + (", but at 0.8x or better" if p["bleu"] >= 0.8 * f["bleu"] else ""))
     print(f"prefix-tuning is {verdict}")
-keys = [k for k in SLOT_ORDER if any(k in r["slot_error_by_key"] for r in results.values())]
+keys = [k for k in ATTRIBUTE_ORDER if any(k in r["attribute_error_by_key"] for r in results.values())]
 by_key = ["| key | " + " | ".join(results) + " |", "|---|" + "---|" * len(results)]
-by_key += [f"| {k} | " + " | ".join(f"{r['slot_error_by_key'].get(k, float('nan')):.2f}" for r in results.values()) + " |"
+by_key += [f"| {k} | " + " | ".join(f"{r['attribute_error_by_key'].get(k, float('nan')):.2f}" for r in results.values()) + " |"
            for k in keys]
 print("\nvalues not stated, by key (share of the test inputs with that key):\n" + "\n".join(by_key))
 table += "\n\n" + "\n".join(by_key)

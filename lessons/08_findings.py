@@ -18,7 +18,7 @@ Writes runs/08_findings/findings.png, results.md and results.json.
 # 1. **Prefix length**: quality rises with P, then falls (overfitting); ~10 was best for table-to-text.
 # 2. **Embedding-only** (prompt tuning) is far below the per-layer prefix at the same length (E2E BLEU
 #    48.1 / 62.2 / 61.9 at P = 1 / 10 / 20, against 70.3).
-# 3. **The MLP reparameterization**: optimizing the table directly was less stable and slightly worse.
+# 3. **The MLP reparameterization**: optimizing the matrix directly was less stable and slightly worse.
 # 4. **Initialization** in low data: real words beat random initialization.
 # 5. **Low data** (50-500 examples): prefix-tuning beats fine-tuning.
 # 6. **Extrapolation** (their section 7.2): trained on some categories and tested on unseen ones, prefix-tuning
@@ -54,8 +54,8 @@ parser = lesson_parser(__doc__, base=True)
 add_prefix_flags(parser, steps=(100, 4), n_test=(50, 4), what_steps="training steps per run",
                  what_test="test inputs scored per run", one_prefix=False)
 parser.add_argument("--seeds", type=positive_int, default=None, help="seeds where noise matters (default 2; --quick 1)")
-parser.add_argument("--lr-table", type=positive_float, default=1e-1,
-                    help="a direct table wants a far larger lr than the MLP (100 steps, val loss: 1e-2 4.9, 3e-2 4.7, 1e-1 4.0)")
+parser.add_argument("--lr-matrix", type=positive_float, default=1e-1,
+                    help="a direct matrix wants a far larger lr than the MLP (100 steps, val loss: 1e-2 4.9, 3e-2 4.7, 1e-1 4.0)")
 parser.add_argument("--lr-prompt", type=positive_float, default=3e-2)
 args = parse_lesson_args(parser)
 out_dir, device, _ = start_lesson(parser, args, "08_findings")
@@ -93,7 +93,7 @@ def run(study, method, prefix_len=10, reparam="mlp", init="example", n_train=Non
 
     train_set "all": the first n_train training rows; "extrapolation": the rows without held-out names and
     pairs (data.e2e.extrapolation_splits). scored: {name: test rows}, default {"test": the first n_test}; the
-    "test" rows give the entry's bleu and slot_error, any other set its "<name>_bleu" and "<name>_slot_error"."""
+    "test" rows give the entry's bleu and attribute_error, any other set its "<name>_bleu" and "<name>_attribute_error"."""
     train_rows = rows["train"] if train_set == "all" else extrapolation["train"]
     train_rows = train_rows[:n_train] if n_train else train_rows
     settings = dict(method=method, prefix_len=prefix_len, reparam=reparam, init=init if method != "finetune" else "-",
@@ -103,9 +103,9 @@ def run(study, method, prefix_len=10, reparam="mlp", init="example", n_train=Non
             print(f"\n--- {study}: same settings as a {done['study']} run above, BLEU {done['bleu']:.1f}")
             results.append({**done, "study": study, "shared_with": done["study"]})
             return results[-1]
-    # A seed changes the prefix's (or MLP's) random init AND the order of the batches: a table initialized from
+    # A seed changes the prefix's (or MLP's) random init AND the order of the batches: a matrix initialized from
     # real words has no random init, so with fixed batches every seed would give the same numbers.
-    lr = args.lr_table if (method == "prefix" and reparam == "table") else lrs[method]
+    lr = args.lr_matrix if (method == "prefix" and reparam == "matrix") else lrs[method]
     print(f"\n--- {study}: {method} P={prefix_len} {reparam} init={settings['init']} n_train={len(train_rows)} "
           f"seed={seed} lr={lr}")
     model, history = train_method(
@@ -117,9 +117,9 @@ def run(study, method, prefix_len=10, reparam="mlp", init="example", n_train=Non
     for name, test in (scored or {"test": test_rows}).items():
         r = evaluate_e2e(model, enc, test, max_new_tokens=max_new_tokens)
         prefix = "" if name == "test" else f"{name}_"
-        entry.update({f"{prefix}bleu": r["bleu"], f"{prefix}slot_error": r["slot_error"]})
+        entry.update({f"{prefix}bleu": r["bleu"], f"{prefix}attribute_error": r["attribute_error"]})
     print("    " + ", ".join(f"{k} {v:.3f}" if "error" in k or "loss" in k else f"{k} {v:.1f}"
-                             for k, v in entry.items() if k.endswith(("bleu", "slot_error", "val_loss"))))
+                             for k, v in entry.items() if k.endswith(("bleu", "attribute_error", "val_loss"))))
     results.append(entry)
     return entry
 
@@ -132,13 +132,13 @@ length_runs = {P: run("length", "prefix", prefix_len=P) for P in lengths}
 prompt_runs = {P: run("embedding-only", "prompt", prefix_len=P) for P in prompt_lengths}
 
 # %% [markdown]
-# ## 3. MLP reparameterization vs a direct table, over several seeds
+# ## 3. MLP reparameterization vs a direct matrix, over several seeds
 #
 # The paper's claim is about stability, so we look at the spread across seeds as much as the mean.
-# The direct table gets its own learning rate (`--lr-table`): comparing both at one lr would measure the lr.
+# The direct matrix gets its own learning rate (`--lr-matrix`): comparing both at one lr would measure the lr.
 
 # %%
-reparam_runs = {rp: [run("reparam", "prefix", reparam=rp, seed=s) for s in seeds] for rp in ("mlp", "table")}
+reparam_runs = {rp: [run("reparam", "prefix", reparam=rp, seed=s) for s in seeds] for rp in ("mlp", "matrix")}
 
 # %% [markdown]
 # ## 4. Initialization, and 5. low data: prefix-tuning vs fine-tuning
@@ -197,9 +197,9 @@ findings = [
     ("embedding-only", "far below per-layer at equal P",
      ", ".join(f"P={P}: {prompt_runs[P]['bleu']:.1f} vs {length_runs[P]['bleu']:.1f}" for P in shared) or "-",
      bool(shared) and all(prompt_runs[P]["bleu"] < length_runs[P]["bleu"] for P in shared)),
-    ("MLP reparameterization", "a direct table is less stable, slightly worse",
-     f"BLEU MLP {pm(reparam_runs['mlp'], 'bleu', '.1f')}, table {pm(reparam_runs['table'], 'bleu', '.1f')}",
-     mean(reparam_runs["table"], "bleu") < mean(reparam_runs["mlp"], "bleu")),
+    ("MLP reparameterization", "a direct matrix is less stable, slightly worse",
+     f"BLEU MLP {pm(reparam_runs['mlp'], 'bleu', '.1f')}, matrix {pm(reparam_runs['matrix'], 'bleu', '.1f')}",
+     mean(reparam_runs["matrix"], "bleu") < mean(reparam_runs["mlp"], "bleu")),
     (f"init (n={init_size})", "real words beat random",
      ", ".join(f"{k} {pm(v, 'bleu', '.1f')}" for k, v in init_runs.items()),
      min(init_bleu["example"], init_bleu["task"]) > init_bleu["random"]),
@@ -230,11 +230,11 @@ ax.set_ylabel("test BLEU")
 ax.set_title("1-2. Prefix length; per-layer vs embedding-only")
 ax.legend()
 ax = axes[0, 1]
-for i, rp in enumerate(("mlp", "table")):
+for i, rp in enumerate(("mlp", "matrix")):
     ax.scatter([i] * len(seeds), [r["bleu"] for r in reparam_runs[rp]], alpha=0.7)
     ax.errorbar([i + 0.15], [mean(reparam_runs[rp], "bleu")], yerr=[spread(reparam_runs[rp], "bleu")],
                 fmt="D", color="black", capsize=4)
-ax.set_xticks([0, 1], ["MLP reparameterization", "direct table"])
+ax.set_xticks([0, 1], ["MLP reparameterization", "direct matrix"])
 ax.set_xlim(-0.5, 1.5)
 ax.set_ylabel("test BLEU (dots: seeds; diamond: mean ± std)")
 ax.set_title(f"3. Reparameterization, {n_seeds}, P=10")
@@ -280,10 +280,10 @@ print(f"\nwrote {out_dir / 'findings.png'}")
 
 def row(study, setting, runs):
     runs = runs if isinstance(runs, list) else [runs]
-    return f"| {study} | {setting} | {pm(runs, 'bleu', '.1f')} | {pm(runs, 'val_loss', '.3f')} | {pm(runs, 'slot_error', '.3f')} |"
+    return f"| {study} | {setting} | {pm(runs, 'bleu', '.1f')} | {pm(runs, 'val_loss', '.3f')} | {pm(runs, 'attribute_error', '.3f')} |"
 
 
-lines = ["| study | setting | test BLEU | val loss | slot error |", "|---|---|---|---|---|"]
+lines = ["| study | setting | test BLEU | val loss | attribute error |", "|---|---|---|---|---|"]
 lines += [row("prefix length", f"P={P}", length_runs[P]) for P in lengths]
 lines += [row("embedding-only", f"prompt, P={P}", prompt_runs[P]) for P in prompt_lengths]
 lines += [row("reparameterization", f"{rp}, {n_seeds}", v) for rp, v in reparam_runs.items()]
@@ -319,7 +319,7 @@ write_text_atomic(out_dir / "results.json", json.dumps({"findings": [dict(zip(("
 #
 # 1. Add P = 100 to the length sweep. Where does our model start to overfit, and does the val loss show it
 #    before BLEU does?
-# 2. Run the reparameterization study with `--lr-table 1e-2` (the MLP's lr). Is the table worse, or was it
+# 2. Run the reparameterization study with `--lr-matrix 1e-2` (the MLP's lr). Is the matrix worse, or was it
 #    only the learning rate?
 # 3. In the init study, initialize from an unrelated text (e.g. " The weather is nice today and the sky is
 #    blue.") instead of the task words. Does the paper's "task words slightly beat unrelated words" hold?

@@ -250,7 +250,7 @@ for cond, group in samples.items():
 # %% [markdown]
 # ## Saving the prefixes
 #
-# Each prefix is saved as its folded table plus the base's fingerprint (`prefix.save_prefix`): lesson 10 loads them
+# Each prefix is saved as its folded matrix plus the base's fingerprint (`prefix.save_prefix`): lesson 10 loads them
 # onto one base and serves them together with lesson 7's table-to-text prefix.
 
 # %%

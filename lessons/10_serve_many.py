@@ -166,7 +166,7 @@ for r, out in list(zip(talk_test, replies))[:4]:
 # %% [markdown]
 # ## 3. Serving: every prefix, one frozen model, one batch
 #
-# Every prefix is saved as its folded table (the MLP is thrown away) plus the base's fingerprint. Then we load
+# Every prefix is saved as its folded matrix (the MLP is thrown away) plus the base's fingerprint. Then we load
 # them back onto one freshly loaded base, with lesson 7's table-to-text prefix and lesson 9's sentiment and review
 # prefixes: the files are all a server needs. A prefix file made for another base (or another P, or the other
 # rule for positions) cannot join: the lesson says which and why, and serves the rest.

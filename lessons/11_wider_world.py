@@ -90,7 +90,7 @@ def train_e2e_prefix(rule):
             init_ids=init_token_ids(enc, "example", pairs["train"][0]), seed=args.seed, positions=rule,
             measure=False, init_steps=20 if args.quick else 300, max_new_tokens=24 if args.quick else 64,
             eval_every=steps if args.quick else None, eval_batches=2 if args.quick else 10)
-        trained[rule] = model.eval(), {k: result[k] for k in ("bleu", "rouge_l", "slot_error", "final_val_loss")}
+        trained[rule] = model.eval(), {k: result[k] for k in ("bleu", "rouge_l", "attribute_error", "final_val_loss")}
     return trained[rule]
 
 
@@ -127,7 +127,7 @@ print(f"\nwrote {tok_dir / 'tokenizer.json'}; the same ids as the course tokeniz
 # %% [markdown]
 # ## 3. Lesson 7's prefix as a PEFT adapter
 #
-# A prefix file holds the folded table: P rows of every layer's key and value. PEFT's `PrefixTuning` without its
+# A prefix file holds the folded matrix: P rows of every layer's key and value. PEFT's `PrefixTuning` without its
 # projection stores exactly that, in the same layout, as `prompt_embeddings`. PEFT numbers the real tokens after the
 # prefix, so a prefix trained with `positions="after_prefix"` (lesson 7's default) exports exactly; one trained
 # `from_zero` would mean something else there, and `export_peft` warns.
@@ -172,7 +172,7 @@ names = {"peft_type": "the method: prefix-tuning (per-layer keys/values), `prefi
          "token_dim": f"n_embd ({base.config.n_embd})", "num_layers": f"n_layer ({base.config.n_layer})",
          "num_attention_heads": f"n_head ({base.config.n_head})",
          "num_transformer_submodules": "1: a decoder only (2 would be an encoder-decoder)",
-         "prefix_projection": "False: the folded table; True would be the training MLP (`reparam='mlp'`)",
+         "prefix_projection": "False: the folded matrix; True would be the training MLP (`reparam='mlp'`)",
          "encoder_hidden_size": "the MLP's width, `hidden` (unused without the projection)",
          "base_model_name_or_path": "the exported GPT-2 folder: the base a prefix is bound to (its fingerprint)"}
 print("\n| PEFT field | value | in the course |\n|---|---|---|")
@@ -188,9 +188,9 @@ print("| (positions) | real tokens after the prefix | `positions='after_prefix'`
 
 # %%
 positions_study = {rule: train_e2e_prefix(rule)[1] for rule in ("after_prefix", "from_zero")}
-print("\n| positions | test BLEU | slot error | val loss |\n|---|---|---|---|")
+print("\n| positions | test BLEU | attribute error | val loss |\n|---|---|---|---|")
 for rule, r in positions_study.items():
-    print(f"| {rule} | {r['bleu']:.1f} | {r['slot_error']:.3f} | {r['final_val_loss']:.3f} |")
+    print(f"| {rule} | {r['bleu']:.1f} | {r['attribute_error']:.3f} | {r['final_val_loss']:.3f} |")
 
 # %% [markdown]
 # A base with learned absolute positions was pretrained with every context starting at position 0. Under PEFT's

@@ -50,7 +50,7 @@ def run(round_, method="prefix", lr=1e-2, init="task", prefix_len=10, hidden=512
                          eval_batches=2 if args.quick else 10, progress=False, measure=False)
     entry = dict(round=round_, method=method, lr=lr, init=init if method != "finetune" else "-", positions=positions,
                  prefix_len=prefix_len,
-                 hidden=hidden, steps=n_steps, bleu=r["bleu"], slot_error=r["slot_error"], val_loss=r["final_val_loss"])
+                 hidden=hidden, steps=n_steps, bleu=r["bleu"], attribute_error=r["attribute_error"], val_loss=r["final_val_loss"])
     results.append(entry)
     print(" ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in entry.items()), flush=True)
     return entry
@@ -73,10 +73,10 @@ if not args.quick:
         run(3, method="finetune", lr=lr)
 run(3, method="finetune", lr=5e-4, n_steps=4) if args.quick else None
 
-lines = ["| round | method | lr | init | P | MLP hidden | steps | val BLEU | slot error | val loss |",
+lines = ["| round | method | lr | init | P | MLP hidden | steps | val BLEU | attribute error | val loss |",
          "|---|---|---|---|---|---|---|---|---|---|"]
 lines += [f"| {e['round']} | {e['method']} | {e['lr']:g} | {e['init']} | {e['prefix_len'] if e['method'] == 'prefix' else '-'} "
-          f"| {e['hidden'] if e['method'] == 'prefix' else '-'} | {e['steps']} | {e['bleu']:.1f} | {e['slot_error']:.3f} "
+          f"| {e['hidden'] if e['method'] == 'prefix' else '-'} | {e['steps']} | {e['bleu']:.1f} | {e['attribute_error']:.3f} "
           f"| {e['val_loss']:.3f} |" for e in results]
 table = "\n".join(lines)
 print(f"\n{table}\n\nbest prefix: {best([e for e in results if e['method'] == 'prefix'])}")

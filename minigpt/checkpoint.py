@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from .config import GPTConfig
-from .files import atomic_write
+from .files import SHIPPED_COURSE_BASE_DIR, atomic_write
 from .model import GPT
 from .utils import RUNS_DIR
 
@@ -45,7 +45,7 @@ WEIGHTS_FORMAT = "minigpt-weights-v1"  # a finished model: config + weights (+ c
 LESSON_04_PATH = RUNS_DIR / "04_pretrain" / "model.pt"
 PRETRAIN_COMMAND = "python -m lessons.04_pretrain"
 # The course base: pretrained long (data/course_base.py), shipped in the repository, loaded by lessons 05-11.
-COURSE_BASE_DIR = Path(__file__).resolve().parent.parent / "data" / "course_base"
+COURSE_BASE_DIR = SHIPPED_COURSE_BASE_DIR
 COURSE_BASE_PATH = COURSE_BASE_DIR / "model.pt"
 COURSE_BASE_COMMAND = "python -m data.course_base"
 PRETRAINED_PATH = COURSE_BASE_PATH

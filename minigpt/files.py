@@ -13,6 +13,12 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+# The one place minigpt points into the repository's data/ folder: the two files the course ships for it to load by
+# default. Every function that reads them takes a path, so the library also works on files kept elsewhere.
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHIPPED_TOKENIZER = REPO_ROOT / "data" / "tokenizer" / "reviews_bpe_2048.tiktoken"  # made by data/train_tokenizer.py
+SHIPPED_COURSE_BASE_DIR = REPO_ROOT / "data" / "course_base"  # made by data/course_base.py
+
 
 @contextmanager
 def atomic_write(path, mode="w", encoding=None):

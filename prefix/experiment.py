@@ -11,13 +11,12 @@ import functools
 import torch
 import torch.nn.functional as F
 
-from data.e2e import SLOT_ORDER, UNSEEN_NAMES, load_e2e, slot_surface_forms
 from minigpt.generate import generate
 from minigpt.train import TrainConfig, train
 from minigpt.utils import time_in_turns
 
 from .freeze import count_params
-from .metrics import corpus_bleu, rouge_l, slot_error_by_key, slot_error_rate
+from .metrics import attribute_error_by_key, attribute_error_rate, corpus_bleu, rouge_l
 from .prefix_tuning import PrefixTuning
 from .prompt_tuning import PromptTuning
 from .tasks import generate_targets
@@ -133,7 +132,7 @@ def step_times_side_by_side(models, batch, rounds=10):
 
 
 def evaluate_e2e(model, enc, rows, max_new_tokens=64, batch_size=64):
-    """Greedy outputs for the test rows, scored: BLEU-4 and ROUGE-L against all references, slot error rate."""
+    """Greedy outputs for the test rows, scored: BLEU-4 and ROUGE-L against all references, attribute error rate."""
     model.eval()
     outputs = generate_targets(model, enc, [r["source"] for r in rows], max_new_tokens, batch_size)
     model.train()
@@ -141,16 +140,10 @@ def evaluate_e2e(model, enc, rows, max_new_tokens=64, batch_size=64):
     return {
         "bleu": corpus_bleu(outputs, refs),
         "rouge_l": rouge_l(outputs, refs),
-        "slot_error": slot_error_rate(outputs, [slot_surface_forms(r["mr"]) for r in rows]),
-        "slot_error_by_key": slot_error_by_key(outputs, [ordered_mr(r["mr"]) for r in rows],
-                                               [slot_surface_forms(r["mr"]) for r in rows]),
+        "attribute_error": attribute_error_rate(outputs, [list(r["attribute_forms"].values()) for r in rows]),
+        "attribute_error_by_key": attribute_error_by_key(outputs, [r["attribute_forms"] for r in rows]),
         "outputs": outputs,
     }
-
-
-def ordered_mr(mr):
-    """The MR's keys in the order slot_surface_forms gives their forms (data.e2e.SLOT_ORDER)."""
-    return {k: mr[k] for k in SLOT_ORDER if k in mr}
 
 
 @torch.no_grad()
@@ -178,22 +171,10 @@ def name_copy_rate(model, enc, sources, names):
     """-> (share of sources whose greedy continuation contains its name, [(source, output), ...]).
 
     The names are ones the output can only get right by reading its source: made-up names and titles
-    (data.web.unseen_web_records), or restaurant names after keys the model never saw (restaurant_copy_sources).
+    (data.web.unseen_web_records), or restaurant names after keys the model never saw (data.e2e.copy_check_sources).
     """
     outputs = generate_targets(model, enc, sources, max_new_tokens=24)
     return sum(name in out for name, out in zip(names, outputs)) / len(sources), list(zip(sources, outputs))
-
-
-def restaurant_copy_sources(n, new_names=False, split="val"):
-    """-> (sources, names): n restaurant inputs of the table-to-text task, for a zero-shot copy check.
-
-    new_names=True puts a restaurant name that no split uses (data.e2e.UNSEEN_NAMES) in place of each row's name:
-    a model that gets those right reads the name from its input; it cannot have remembered it.
-    """
-    rows = load_e2e(split)[:n]
-    names = [UNSEEN_NAMES[i % len(UNSEEN_NAMES)] if new_names else r["mr"]["name"] for i, r in enumerate(rows)]
-    sources = [r["source"].replace(f"name[{r['mr']['name']}]", f"name[{name}]", 1) for r, name in zip(rows, names)]
-    return sources, names
 
 
 def param_summary(model, base):

@@ -1,4 +1,4 @@
-"""Saving a prefix: only the folded table and what it needs to be used again, a few tens of kB.
+"""Saving a prefix: only the folded matrix and what it needs to be used again, a few tens of kB.
 
 A prefix is meaningless on any other model, so the file records which base it belongs to: the base's
 config and a fingerprint of its weights. Loading onto another base is refused with a clear error.
@@ -16,7 +16,7 @@ from .prefix_tuning import PrefixTuning
 from .prompt_tuning import PromptTuning
 
 FORMAT = "minigpt-prefix-v1"
-_KEYS = ("method", "prefix_len", "table", "base_config", "base_fingerprint", "meta")
+_KEYS = ("method", "prefix_len", "matrix", "base_config", "base_fingerprint", "meta")
 
 
 class PrefixFileError(ValueError):
@@ -39,23 +39,23 @@ def fingerprint(model) -> str:
 
 def save_prefix(prefix, base, path, meta=None):
     """Fold (if it has an MLP) and save. Returns the file size in bytes."""
-    table = prefix.folded().compute_table().detach().to("cpu", torch.float32).clone()
+    matrix = prefix.folded().compute_matrix().detach().to("cpu", torch.float32).clone()
     save_checkpoint(path, {
         "format": FORMAT,
         "method": prefix.method,
         "prefix_len": prefix.prefix_len,
-        "table": table,
+        "matrix": matrix,
         "base_config": base.config.to_dict(),
         "base_fingerprint": fingerprint(base),
         "meta": dict(meta or {}),
         "positions": prefix.positions,  # where the real tokens are numbered (prefix_tuning.POSITIONS)
-        "checksum": tensor_checksum({"table": table}),  # load_prefix verifies it: a flipped byte is found
+        "checksum": tensor_checksum({"matrix": matrix}),  # load_prefix verifies it: a flipped byte is found
     })
     return os.path.getsize(path)
 
 
 def load_prefix(path, base):
-    """-> PrefixTuning (table) or PromptTuning, on the base's device, checked against the base.
+    """-> PrefixTuning (matrix) or PromptTuning, on the base's device, checked against the base.
 
     Raises FileNotFoundError (no file), PrefixFileError (damaged, or not a prefix file) or WrongBaseError (a
     prefix for another base model); both errors are ValueErrors whose message says what to do.
@@ -70,11 +70,14 @@ def load_prefix(path, base):
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise PrefixFileError(f"{path} is not a prefix file (expected format {FORMAT!r}); "
                               f"model checkpoints load with minigpt.checkpoint.load_model instead.")
+    if "matrix" not in blob and "table" in blob:  # written before the course called the prefix's numbers its matrix
+        blob = {**blob, "matrix": blob["table"], "_matrix_key": "table"}
     missing = [k for k in _KEYS if k not in blob]
     if missing:
         raise PrefixFileError(f"{path} is an incomplete prefix file (no {', '.join(missing)}); save it again.")
-    if "checksum" in blob and tensor_checksum({"table": blob["table"]}) != blob["checksum"]:  # older files have none
-        raise PrefixFileError(f"{path}: its table does not match the checksum recorded when it was saved, so the file "
+    key = blob.get("_matrix_key", "matrix")  # the name the checksum was computed under
+    if "checksum" in blob and tensor_checksum({key: blob["matrix"]}) != blob["checksum"]:  # older files have none
+        raise PrefixFileError(f"{path}: its matrix does not match the checksum recorded when it was saved, so the file "
                               f"was changed or damaged afterwards. Do not use it: train and save the prefix again.")
     try:
         config = GPTConfig.from_dict(blob["base_config"])
@@ -86,11 +89,11 @@ def load_prefix(path, base):
                              f"trained with: load the base checkpoint it was made for, or train a new prefix on this one.")
     positions = blob.get("positions", "from_zero")  # files written before the choice existed: minigpt's rule
     if blob["method"] == "prefix":
-        prefix = PrefixTuning(config, blob["prefix_len"], reparam="table", positions=positions)
-        prefix.table.data.copy_(blob["table"])
+        prefix = PrefixTuning(config, blob["prefix_len"], reparam="matrix", positions=positions)
+        prefix.matrix.data.copy_(blob["matrix"])
     elif blob["method"] == "prompt":
         prefix = PromptTuning(config, blob["prefix_len"], positions=positions)
-        prefix.embeddings.data.copy_(blob["table"])
+        prefix.embeddings.data.copy_(blob["matrix"])
     else:
         raise PrefixFileError(f"{path}: unknown method {blob['method']!r}; expected 'prefix' or 'prompt'.")
     prefix.meta = blob["meta"]

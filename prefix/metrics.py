@@ -1,7 +1,7 @@
-"""Evaluation metrics, written from scratch: corpus BLEU, ROUGE-L, accuracy/F1, slot error rate.
+"""Evaluation metrics, written from scratch: corpus BLEU, ROUGE-L, accuracy/F1, attribute error rate.
 
 All functions are pure and take plain Python lists. BLEU and ROUGE-L return 0..100 (as papers
-report them); accuracy, F1 and the slot error rate return fractions in 0..1.
+report them); accuracy, F1 and the attribute error rate return fractions in 0..1.
 """
 
 from __future__ import annotations
@@ -226,7 +226,7 @@ def token_f1(preds: Sequence[str], answers: Sequence[str]) -> float:
 
 
 # ---------------------------------------------------------------------------------------------
-# Slot error rate (for table-to-text)
+# Attribute error rate (for table-to-text)
 
 _NEGATIONS = {"not", "no", "never", "non", "nor", "without"}
 _CLAUSE_PUNCT = set(".,;:!?")
@@ -274,32 +274,34 @@ def _mentions(words: list[str], forms: Sequence[str]) -> bool:
     return False
 
 
-def slot_error_rate(outputs: Sequence[str], surface_forms_per_example: Sequence[Sequence[Sequence[str]]]) -> float:
-    """Fraction of slot values (over all slots of all examples) not mentioned in the output.
+def attribute_error_rate(outputs: Sequence[str], surface_forms_per_example: Sequence[Sequence[Sequence[str]]]) -> float:
+    """Fraction of attribute values (over all attributes of all examples) not mentioned in the output: what the E2E
+    literature calls the slot error rate (an E2E "slot" is an attribute; this course keeps "slot" for attention).
 
-    surface_forms_per_example[i] has one list of accepted surface forms per slot value of
-    example i (e.g. data.e2e.slot_surface_forms(mr)); a value counts as realised if
-    `mentions(outputs[i], forms)`. Only omissions are counted, not hallucinated extra slots.
+    surface_forms_per_example[i] has one list of accepted surface forms per attribute value of
+    example i (e.g. data.e2e.attribute_surface_forms(mr)); a value counts as realised if
+    `mentions(outputs[i], forms)`. Only omissions are counted, not hallucinated extra attributes.
     """
     _check_pairs(outputs, surface_forms_per_example)
-    n_slots = sum(len(slots) for slots in surface_forms_per_example)
-    if n_slots == 0:
-        raise ValueError("no slot values to check")
+    n_attributes = sum(len(attributes) for attributes in surface_forms_per_example)
+    if n_attributes == 0:
+        raise ValueError("no attribute values to check")
     missing = 0
-    for out, slots in zip(outputs, surface_forms_per_example):
-        words = _words(out)  # tokenise once per output, not once per slot
-        missing += sum(not _mentions(words, forms) for forms in slots)
-    return missing / n_slots
+    for out, attributes in zip(outputs, surface_forms_per_example):
+        words = _words(out)  # tokenise once per output, not once per attribute
+        missing += sum(not _mentions(words, forms) for forms in attributes)
+    return missing / n_attributes
 
 
-def slot_error_by_key(outputs: Sequence[str], mrs: Sequence[dict], surface_forms_per_example) -> dict:
+def attribute_error_by_key(outputs: Sequence[str], forms_by_key_per_example: Sequence[dict]) -> dict:
     """{key: fraction of the inputs that have `key` whose output does not mention its value}: which attributes a
-    method fails to state (slot_error_rate is the same count over all keys together)."""
-    _check_pairs(outputs, surface_forms_per_example)
+    method fails to state (attribute_error_rate is the same count over all keys together).
+    forms_by_key_per_example[i]: {key: accepted surface forms of example i's value} (a row's "attribute_forms")."""
+    _check_pairs(outputs, forms_by_key_per_example)
     missed, seen = {}, {}
-    for out, mr, slots in zip(outputs, mrs, surface_forms_per_example):
+    for out, forms_by_key in zip(outputs, forms_by_key_per_example):
         words = _words(out)
-        for key, forms in zip([k for k in mr], slots):
+        for key, forms in forms_by_key.items():
             seen[key] = seen.get(key, 0) + 1
             missed[key] = missed.get(key, 0) + (not _mentions(words, forms))
     return {key: missed[key] / seen[key] for key in seen}

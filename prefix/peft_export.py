@@ -9,10 +9,10 @@
 How the course's names map onto PEFT's:
 
     course (prefix/)                          PEFT
-    PrefixTuning, folded table (P, L·2·C)     PrefixTuningConfig(prefix_projection=False): "prompt_embeddings",
+    PrefixTuning, folded matrix (P, L·2·C)     PrefixTuningConfig(prefix_projection=False): "prompt_embeddings",
                                               the rows in the same layout (layer, key/value, head, dim)
     PrefixTuning(reparam="mlp", hidden=512)   prefix_projection=True, encoder_hidden_size=512 (a training-time
-                                              detail: the course exports the folded table, which is all that runs)
+                                              detail: the course exports the folded matrix, which is all that runs)
     PromptTuning embeddings (P, C)            PromptTuningConfig: "prompt_embeddings" (P, C)
     prefix_len P                              num_virtual_tokens
     n_layer, n_head, n_embd                   num_layers, num_attention_heads, token_dim
@@ -70,8 +70,8 @@ def export_peft(prefix, folder, base_model_folder=None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     config = peft_config(prefix, base_model_folder)
     config.save_pretrained(folder)
-    table = prefix.compute_table().detach().to("cpu", torch.float32).contiguous()  # (P, L·2·C) or (P, C)
-    st.save_file({"prompt_embeddings": table}, str(folder / "adapter_model.safetensors"))
+    matrix = prefix.compute_matrix().detach().to("cpu", torch.float32).contiguous()  # (P, L·2·C) or (P, C)
+    st.save_file({"prompt_embeddings": matrix}, str(folder / "adapter_model.safetensors"))
     meta = json.loads((folder / "adapter_config.json").read_text())
     if meta.get("num_virtual_tokens") != prefix.prefix_len:  # a PEFT version that stores its config otherwise
         raise RuntimeError(f"PEFT wrote an adapter config this export does not understand: {meta}")

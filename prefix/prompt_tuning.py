@@ -35,7 +35,7 @@ class PromptTuning(nn.Module):
     def position_offset(self):
         return self.prefix_len if self.positions == "after_prefix" else 0
 
-    def compute_table(self):
+    def compute_matrix(self):
         return self.embeddings
 
     def folded(self):

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from data import e2e
-from data.e2e import (NAMES, NEAR_NAMES, PLANS, SLOT_ORDER, VALUES, format_source, load_e2e, realize,
-                      sample_mr, slot_surface_forms, write_splits)
-from prefix.metrics import mentions, slot_error_rate
+from data.e2e import (NAMES, NEAR_NAMES, PLANS, ATTRIBUTE_ORDER, VALUES, format_source, load_e2e, realize,
+                      sample_mr, attribute_surface_forms, write_splits)
+from prefix.metrics import mentions, attribute_error_rate
 
 REPO = Path(__file__).resolve().parents[1]
 SPLIT_SIZES = {"train": 4000, "val": 500, "test": 500}
@@ -60,12 +60,12 @@ def test_rows_are_well_formed(splits):
         for r in rows:
             assert SOURCE_RE.fullmatch(r["source"]), r["source"]
             mr = r["mr"]
-            assert list(mr) == [s for s in SLOT_ORDER if s in mr]  # canonical order
+            assert list(mr) == [s for s in ATTRIBUTE_ORDER if s in mr]  # canonical order
             assert 3 <= len(mr) <= 8
             assert r["source"] == " | ".join(f"{k}[{v}]" for k, v in mr.items()) + " =>"
             assert mr["name"] in NAMES
-            for slot, value in list(mr.items())[1:]:
-                assert value in (NEAR_NAMES if slot == "near" else VALUES[slot])
+            for attribute, value in list(mr.items())[1:]:
+                assert value in (NEAR_NAMES if attribute == "near" else VALUES[attribute])
             refs = r.get("references", [r["target"]])  # train rows carry only their target
             assert r["target"] in refs and len(set(refs)) == len(refs)
 
@@ -82,26 +82,26 @@ def test_references_group_texts_of_the_same_mr(splits):
         assert 3 <= len(r["references"]) <= 5 and r["target"] == r["references"][0]
 
 
-def test_every_reference_realises_every_slot(splits):
+def test_every_reference_realises_every_attribute(splits):
     outputs, forms = [], []
     for rows in splits.values():
         for r in rows:
             for text in r.get("references", [r["target"]]):
                 outputs.append(text)
-                forms.append(slot_surface_forms(r["mr"]))
-    assert slot_error_rate(outputs, forms) == 0.0
+                forms.append(attribute_surface_forms(r["mr"]))
+    assert attribute_error_rate(outputs, forms) == 0.0
 
 
-def test_dropped_slot_is_detected():
-    # Realise the MR without one slot: that slot's forms must then not be found (no accidental
-    # matches from other slots, names or generic words), for every slot and every sentence plan.
+def test_dropped_attribute_is_detected():
+    # Realise the MR without one attribute: that attribute's forms must then not be found (no accidental
+    # matches from other attributes, names or generic words), for every attribute and every sentence plan.
     rng = random.Random(123)
     for i in range(300):
         mr = sample_mr(rng)
-        for slot in list(mr)[1:]:
-            text = realize({k: v for k, v in mr.items() if k != slot}, rng, PLANS[i % len(PLANS)])
-            ser = slot_error_rate([text], [slot_surface_forms(mr)])
-            assert ser == pytest.approx(1 / len(mr)), (slot, mr[slot], text)
+        for attribute in list(mr)[1:]:
+            text = realize({k: v for k, v in mr.items() if k != attribute}, rng, PLANS[i % len(PLANS)])
+            ser = attribute_error_rate([text], [attribute_surface_forms(mr)])
+            assert ser == pytest.approx(1 / len(mr)), (attribute, mr[attribute], text)
 
 
 def test_family_friendly_yes_and_no_are_distinguished():
@@ -110,10 +110,10 @@ def test_family_friendly_yes_and_no_are_distinguished():
         mr = {"name": "The Eagle", "eatType": "pub", "familyFriendly": rng.choice(["yes", "no"])}
         other = dict(mr, familyFriendly="no" if mr["familyFriendly"] == "yes" else "yes")
         text = realize(mr, rng)
-        assert mentions(text, slot_surface_forms(mr)[2]), text
-        assert not mentions(text, slot_surface_forms(other)[2]), text
-    no = slot_surface_forms({"name": "X", "familyFriendly": "no"})[1]
-    yes = slot_surface_forms({"name": "X", "familyFriendly": "yes"})[1]
+        assert mentions(text, attribute_surface_forms(mr)[2]), text
+        assert not mentions(text, attribute_surface_forms(other)[2]), text
+    no = attribute_surface_forms({"name": "X", "familyFriendly": "no"})[1]
+    yes = attribute_surface_forms({"name": "X", "familyFriendly": "yes"})[1]
     assert mentions("X is not family-friendly.", no) and not mentions("X is not family-friendly.", yes)
     assert mentions("X is family-friendly.", yes) and not mentions("X is family-friendly.", no)
 
@@ -121,9 +121,9 @@ def test_family_friendly_yes_and_no_are_distinguished():
 def test_realisations_are_varied(splits):
     def skeleton(row):  # delexicalise names, food and venue type
         t, mr = row["target"], row["mr"]
-        for slot in ("name", "near", "eatType"):
-            if slot in mr:
-                t = t.replace(mr[slot], slot.upper())
+        for attribute in ("name", "near", "eatType"):
+            if attribute in mr:
+                t = t.replace(mr[attribute], attribute.upper())
         if "food" in mr:
             t = t.replace("fast food", "FOOD").replace(mr["food"], "FOOD")
         return t

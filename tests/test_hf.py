@@ -65,7 +65,7 @@ from prefix.peft_export import export_peft  # noqa: E402
 
 
 def trained_looking(prefix, seed=1):
-    """Random prefix numbers of a realistic size (a fresh table is nearly zero)."""
+    """Random prefix numbers of a realistic size (a fresh matrix is nearly zero)."""
     torch.manual_seed(seed)
     with torch.no_grad():
         for p in prefix.parameters():
@@ -77,7 +77,7 @@ def trained_looking(prefix, seed=1):
 @pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-10), (torch.float32, 1e-5)])
 def test_a_peft_adapter_gives_the_courses_logits(tmp_path, kind, dtype, tol):
     base = random_model(dtype)
-    make = (lambda: PrefixTuning(base.config, 5, reparam="table", positions="after_prefix")) if kind == "prefix" \
+    make = (lambda: PrefixTuning(base.config, 5, reparam="matrix", positions="after_prefix")) if kind == "prefix" \
         else (lambda: PromptTuning(base.config, 5, positions="after_prefix"))
     prefix = trained_looking(make()).to(dtype)
     ours = PrefixedGPT(base, prefix).eval()

@@ -49,6 +49,6 @@ def test_lesson08_writes_its_findings(tmp_path, pretrained_ckpt):
     assert all("unseen_names_bleu" in r and "unseen_pairs_bleu" in r for r in extrapolation)
     table = (tmp_path / "results.md").read_text()
     assert table.startswith("| finding | the paper (GPT-2 medium) | ours (test BLEU) | agree? |")
-    assert "| study | setting | test BLEU | val loss | slot error |" in table
+    assert "| study | setting | test BLEU | val loss | attribute error |" in table
     assert "prefix length | P=10" in table and "low data | fine-tuning, n=50" in table
     assert "BLEU lost from the control" in stdout

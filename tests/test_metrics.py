@@ -7,7 +7,7 @@ import pytest
 import sacrebleu
 
 from prefix.metrics import (accuracy, corpus_bleu, f1_score, macro_f1, mentions, rouge_l,
-                            slot_error_rate, tokenize)
+                            attribute_error_rate, tokenize)
 
 
 def _sacrebleu(hyps, refs, **kw):
@@ -96,7 +96,7 @@ def test_input_validation():
     with pytest.raises(ValueError):
         f1_score([], [])
     with pytest.raises(ValueError):
-        slot_error_rate(["x"], [])
+        attribute_error_rate(["x"], [])
 
 
 def test_rouge_l_hand_cases():
@@ -133,7 +133,7 @@ def test_accuracy_and_f1_hand_cases():
     assert accuracy([1, 2, 3], [1, 2, 3]) == 1.0
 
 
-def test_mentions_and_slot_error_rate_hand_cases():
+def test_mentions_and_attribute_error_rate_hand_cases():
     yes = ["family friendly", "kid friendly", "children are welcome"]
     no = ["not family friendly", "isn't family friendly", "adults only"]
     assert mentions("The Eagle is family-friendly.", yes)
@@ -149,7 +149,7 @@ def test_mentions_and_slot_error_rate_hand_cases():
 
     forms = [[["the eagle"], ["pub"], ["french"]], [["zizzi"], ["riverside", "river"]]]
     outputs = ["The Eagle is a French pub.", "Zizzi is in the city centre."]
-    assert slot_error_rate(outputs, forms) == pytest.approx(1 / 5)
+    assert attribute_error_rate(outputs, forms) == pytest.approx(1 / 5)
 
 
 def test_exact_match_and_token_f1_hand_cases():

@@ -121,13 +121,13 @@ def test_a_flipped_byte_in_a_checkpoint_or_weights_file_is_found(tmp_path):
 
 def test_a_flipped_byte_in_a_prefix_file_is_found(tmp_path):
     base = GPT(preset("nano", vocab_size=61)).eval()
-    prefix = PrefixTuning(base.config, 4, reparam="table")
+    prefix = PrefixTuning(base.config, 4, reparam="matrix")
     with torch.no_grad():
-        prefix.table.normal_()
+        prefix.matrix.normal_()
     path = tmp_path / "p.pt"
     save_prefix(prefix, base, path)
     load_prefix(path, base)  # whole: loads
-    flip_bytes_inside(path, prefix.table)
+    flip_bytes_inside(path, prefix.matrix)
     with pytest.raises(PrefixFileError, match="does not match the checksum.*train and save the prefix again"):
         load_prefix(path, base)
 

@@ -4,7 +4,7 @@ import torch
 
 from minigpt import GPT, generate, preset
 from prefix import (MultiPrefixGPT, PrefixedGPT, PrefixFileError, PrefixTuning, PromptTuning, WrongBaseError,
-                    count_params, fingerprint, freeze, load_prefix, save_prefix, slots_to_table, table_to_slots)
+                    count_params, fingerprint, freeze, load_prefix, save_prefix, slots_to_matrix, matrix_to_slots)
 from prefix.tasks import encode_pair, pad_inputs
 
 V = 61
@@ -67,7 +67,7 @@ def test_freeze_reports_counts_and_switches_to_eval():
 def test_zero_length_prefix_equals_the_base_model():
     base = base_model()
     x = tokens(2, 10)
-    empty = table_to_slots(torch.zeros(0, base.config.n_layer * 2 * base.config.n_embd, dtype=torch.float64),
+    empty = matrix_to_slots(torch.zeros(0, base.config.n_layer * 2 * base.config.n_embd, dtype=torch.float64),
                            base.config, 2)
     assert torch.allclose(base(x, slots=empty).logits, base(x).logits, atol=1e-12)
 
@@ -80,7 +80,7 @@ def test_masked_out_prefix_equals_the_base_model_and_a_zero_prefix_does_not():
     masked = base(x, attention_mask=hide, slots=prefix.slots(base, 2)).logits
     assert torch.allclose(masked, base(x).logits, atol=1e-12)
     assert not torch.allclose(base(x, slots=prefix.slots(base, 2)).logits, base(x).logits, atol=1e-4)
-    zero = table_to_slots(torch.zeros(4, base.config.n_layer * 2 * base.config.n_embd, dtype=torch.float64), base.config, 2)
+    zero = matrix_to_slots(torch.zeros(4, base.config.n_layer * 2 * base.config.n_embd, dtype=torch.float64), base.config, 2)
     assert not torch.allclose(base(x, slots=zero).logits, base(x).logits, atol=1e-4), \
         "zero keys still take softmax weight: a zero prefix is not 'no prefix'"
 
@@ -92,7 +92,7 @@ def test_table_slots_round_trip_and_shapes():
     H, D = base.config.n_head, base.config.head_dim
     assert len(slots) == base.config.n_layer and slots[0][0].shape == (5, H, 3, D)
     one_row = [(k[:1], v[:1]) for k, v in slots]
-    assert torch.equal(slots_to_table(one_row), prefix.compute_table())
+    assert torch.equal(slots_to_matrix(one_row), prefix.compute_matrix())
 
 
 def test_folded_table_gives_the_same_outputs_as_the_mlp():
@@ -148,7 +148,7 @@ def test_prompt_tuning_slots_equal_soft_tokens_at_the_input():
 def test_generation_with_prefix_in_cache_equals_full_recomputation(impl):
     base = base_model(attention=impl)
     model = PrefixedGPT(base, trained_prefix(base))
-    stored = model.prefix.compute_table().detach().clone()
+    stored = model.prefix.compute_matrix().detach().clone()
     prompt = tokens(2, 5)
     n_new = base.config.block_size + 5  # past the context too
     cached = model.generate(prompt, n_new, temperature=0)
@@ -157,7 +157,7 @@ def test_generation_with_prefix_in_cache_equals_full_recomputation(impl):
         logits = model(seq[:, -base.config.block_size:]).logits[:, -1]
         seq = torch.cat([seq, logits.argmax(-1, keepdim=True)], 1)
     assert torch.equal(cached, seq)
-    assert torch.equal(model.prefix.compute_table(), stored), "generation modified the stored prefix"
+    assert torch.equal(model.prefix.compute_matrix(), stored), "generation modified the stored prefix"
 
 
 def test_prefix_changes_what_is_generated():
@@ -171,7 +171,7 @@ def test_prefix_changes_what_is_generated():
 
 def test_mixed_prefix_batch_equals_each_row_alone():
     base = base_model()
-    prefixes = {"a": trained_prefix(base, seed=1), "b": trained_prefix(base, seed=2, reparam="table"),
+    prefixes = {"a": trained_prefix(base, seed=1), "b": trained_prefix(base, seed=2, reparam="matrix"),
                 "c": PromptTuning(base.config, 4).double()}
     server = MultiPrefixGPT(base, prefixes)
     rows = [tokens(1, 5, seed=1)[0], tokens(1, 9, seed=2)[0], tokens(1, 7, seed=3)[0], tokens(1, 9, seed=4)[0]]
@@ -216,7 +216,7 @@ def test_loss_only_on_target_tokens():
 
 def test_table_init_copies_the_keys_values_of_the_last_real_tokens():
     base = base_model()
-    prefix = PrefixTuning(base.config, 3, reparam="table").double()
+    prefix = PrefixTuning(base.config, 3, reparam="matrix").double()
     ids = tokens(1, 6)[0]
     prefix.init_from_tokens(base, ids)
     kv = base(ids[None]).kv
@@ -230,8 +230,8 @@ def test_mlp_init_fits_the_real_token_activations():
     prefix = PrefixTuning(base.config, 3, hidden=64).double()
     ids = tokens(1, 6)[0]
     kv = base(ids[None]).kv
-    target = slots_to_table([(k[:, :, -3:], v[:, :, -3:]) for k, v in kv])
-    before = torch.mean((prefix.compute_table() - target) ** 2).item()
+    target = slots_to_matrix([(k[:, :, -3:], v[:, :, -3:]) for k, v in kv])
+    before = torch.mean((prefix.compute_matrix() - target) ** 2).item()
     after = prefix.init_from_tokens(base, ids, steps=300, lr=1e-2)
     assert after < 0.05 * before
     with pytest.raises(ValueError, match="needs at least"):
@@ -243,7 +243,7 @@ def test_build_tuned_repeats_an_init_text_shorter_than_the_prefix():
 
     torch.manual_seed(0)
     base = GPT(preset("nano", vocab_size=V)).eval()
-    model = build_tuned(base, "prefix", prefix_len=7, reparam="table", init_ids=[5, 9, 2])  # 3 tokens, P = 7
+    model = build_tuned(base, "prefix", prefix_len=7, reparam="matrix", init_ids=[5, 9, 2])  # 3 tokens, P = 7
     kv = base(torch.tensor([[5, 9, 2] * 3])).kv  # the text read three times; the prefix is its last 7 tokens
     k, v = model.slots(1)[1]
     assert torch.allclose(k, kv[1][0][:, :, -7:]) and torch.allclose(v, kv[1][1][:, :, -7:])
@@ -256,7 +256,7 @@ def test_save_load_round_trip_is_small_and_exact(tmp_path):
     prefix = trained_prefix(base)
     size = save_prefix(prefix, base, tmp_path / "p.pt", meta={"task": "demo"})
     loaded = load_prefix(tmp_path / "p.pt", base)
-    assert loaded.reparam == "table" and loaded.meta == {"task": "demo"}
+    assert loaded.reparam == "matrix" and loaded.meta == {"task": "demo"}
     assert size < 64 * 1024
     x = tokens(2, 6)
     # the file stores float32: equal to float32 precision
@@ -387,12 +387,12 @@ def test_an_after_prefix_prefix_is_exactly_the_kv_cache_of_a_real_text():
     """Initialized from a P-token text, an "after_prefix" prefix gives the logits of that text put before the input."""
     base = base_model()
     text, x = tokens(1, 4, seed=7), tokens(2, 6, seed=8)
-    prefix = PrefixTuning(base.config, 4, reparam="table", positions="after_prefix").double()
+    prefix = PrefixTuning(base.config, 4, reparam="matrix", positions="after_prefix").double()
     prefix.init_from_tokens(base, text[0])
     via_prefix = PrefixedGPT(base, prefix)(x).logits
     via_input = base(torch.cat([text.expand(2, -1), x], dim=1)).logits[:, 4:]
     assert torch.allclose(via_prefix, via_input, atol=1e-10)
-    from_zero = PrefixTuning(base.config, 4, reparam="table").double()
+    from_zero = PrefixTuning(base.config, 4, reparam="matrix").double()
     from_zero.init_from_tokens(base, text[0])  # the same keys/values, but the real tokens start at position 0
     assert not torch.allclose(PrefixedGPT(base, from_zero)(x).logits, via_input, atol=1e-3)
 
@@ -430,7 +430,7 @@ def test_after_prefix_generation_with_cache_equals_full_recomputation(method):
 
 def test_after_prefix_mixed_batch_equals_each_row_alone_and_rules_do_not_mix():
     base = base_model()
-    prefixes = {"a": trained_prefix(base, seed=1), "b": trained_prefix(base, seed=2, reparam="table"),
+    prefixes = {"a": trained_prefix(base, seed=1), "b": trained_prefix(base, seed=2, reparam="matrix"),
                 "c": PromptTuning(base.config, 4).double()}
     for p in prefixes.values():
         p.positions = "after_prefix"
@@ -457,3 +457,19 @@ def test_the_positions_rule_is_saved_and_old_files_load_as_from_zero(tmp_path):
     assert load_prefix(tmp_path / "old.pt", base).positions == "from_zero"
     with pytest.raises(ValueError, match="positions='middle'"):
         PrefixTuning(base.config, 4, positions="middle")
+
+
+def test_a_file_that_calls_its_matrix_table_still_loads_and_is_still_checked(tmp_path):
+    from minigpt.checkpoint import tensor_checksum
+    base = base_model()
+    prefix = trained_prefix(base)
+    save_prefix(prefix, base, tmp_path / "p.pt")
+    blob = torch.load(tmp_path / "p.pt", weights_only=True)
+    matrix = blob.pop("matrix")
+    blob.update(table=matrix, checksum=tensor_checksum({"table": matrix}))  # as files were written before the rename
+    torch.save(blob, tmp_path / "old.pt")
+    assert torch.equal(load_prefix(tmp_path / "old.pt", base).matrix, matrix)
+    blob["table"] = matrix + 1  # changed after saving: the old checksum must still catch it
+    torch.save(blob, tmp_path / "changed.pt")
+    with pytest.raises(PrefixFileError, match="checksum"):
+        load_prefix(tmp_path / "changed.pt", base)

@@ -155,3 +155,24 @@ def test_listings_leave_the_web_of_the_first_stage_as_it_was():
     assert web_texts(300, seed=2, listings=0.0) == web_texts(300, seed=2)
     mixed = web_texts(300, seed=2, listings=0.5)
     assert mixed != web_texts(300, seed=2) and len(mixed) == 300
+
+
+def test_the_mixed_stream_is_built_once_on_disk_with_its_composition(tmp_path):
+    import numpy as np
+    from data.web import mix_into, mixed_stream
+    enc = load_tokenizer()
+    reviews = np.arange(3000, dtype=np.uint16) % 2000
+    stream, mix = mixed_stream(enc, reviews, 0.25, tmp_path, verbose=False)
+    assert isinstance(stream, np.memmap) and not stream.flags.writeable  # on disk, read-only: the batcher slices it
+    assert np.array_equal(stream, mix_into(enc, reviews, 0.25)[0])  # the same tokens as the in-memory mix
+    assert mix["tokens"] == len(stream) and mix["web_tokens"] == len(stream) - 3000
+    assert mix["settings"]["web_share"] == 0.25 and mix["web_documents"] > 0
+    bins = sorted(tmp_path.glob("mixed-*.bin"))
+    mtime = bins[0].stat().st_mtime_ns
+    again, _ = mixed_stream(enc, reviews, 0.25, tmp_path, verbose=False)  # reused, not rebuilt
+    assert bins[0].stat().st_mtime_ns == mtime and np.array_equal(again, stream)
+    other, _ = mixed_stream(enc, reviews[:-1], 0.25, tmp_path, verbose=False)  # other reviews: another file
+    assert len(sorted(tmp_path.glob("mixed-*.bin"))) == 2 and len(other) != len(stream)
+    bins[0].with_suffix(".json").unlink()  # an unfinished file (no composition yet) is built again
+    rebuilt, _ = mixed_stream(enc, reviews, 0.25, tmp_path, verbose=False)
+    assert np.array_equal(rebuilt, stream)
