@@ -57,18 +57,15 @@ except ImportError:
              "    pip install -r requirements-hf.txt\nthen run this lesson again.")
 from minigpt.hf import export_gpt2, export_tokenizer  # noqa: E402 (after the check, which says how to install
 from prefix.peft_export import export_peft, peft_config  # noqa: E402
-from lessons.flags import lesson_parser, load_pretrained, parse_lesson_args, positive_int, start_lesson
+from lessons.flags import add_run_size_flags, lesson_parser, load_pretrained, parse_lesson_args, resolve, start_lesson
 
 E2E_PREFIX = RUNS_DIR / "07_prefix_tune" / "e2e.prefix.pt"
 parser = lesson_parser(__doc__, base=True)
 parser.add_argument("--e2e-prefix", default=str(E2E_PREFIX), help="lesson 07's table-to-text prefix")
-parser.add_argument("--steps", type=positive_int, default=None,
-                    help="steps of each prefix in the positions study (default 300, as lesson 7; --quick 4)")
-parser.add_argument("--n-test", type=positive_int, default=None, help="test inputs scored (default 200; --quick 4)")
+add_run_size_flags(parser, steps=(300, 4), n_test=(200, 4), what_steps="steps of each prefix in the positions study")
 args = parse_lesson_args(parser)
 out_dir, device, _ = start_lesson(parser, args, "11_wider_world")
-steps = args.steps or (4 if args.quick else 300)
-n_test = args.n_test or (4 if args.quick else 200)
+steps, n_test = resolve(args, "steps"), resolve(args, "n_test")
 
 base = load_pretrained(args.ckpt, device)
 enc = load_tokenizer()

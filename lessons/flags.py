@@ -157,24 +157,29 @@ def train_config_from_args(args, **defaults) -> TrainConfig:
 
 # -- the prefix lessons' flags (07-11) -----------------------------------------------------------------------------
 
-def add_prefix_flags(parser, steps, n_test, lr_finetune=1e-3, what_steps="training steps per method",
-                     what_test="test inputs scored", one_prefix=True):
-    """--steps, --n-test (their defaults: (default, --quick) pairs, resolved by `resolve`), --prefix-len (14: the
-    most that stays under 1% of the course base's parameters, and one P for every prefix lesson 10 serves together),
-    --batch-size, --positions (after the prefix, as every prefix lesson), --lr-prefix and --lr-finetune.
-    one_prefix=False (lesson 08, which sweeps P and keeps batch 16) leaves out --prefix-len and --batch-size."""
+def add_run_size_flags(parser, steps, n_test, what_steps="training steps per method", what_test="test inputs scored"):
+    """--steps and --n-test; their defaults are (default, --quick) pairs, resolved by `resolve`."""
     parser.set_defaults(_defaults={"steps": steps, "n_test": n_test})
     parser.add_argument("--steps", type=positive_int, default=None,
                         help=f"{what_steps} (default {steps[0]}; --quick {steps[1]})")
     parser.add_argument("--n-test", type=positive_int, default=None,
                         help=f"{what_test} (default {n_test[0]}; --quick {n_test[1]})")
+
+
+def add_prefix_flags(parser, steps, n_test, lr_prefix=1e-2, lr_finetune=1e-3, what_steps="training steps per method",
+                     what_test="test inputs scored", one_prefix=True):
+    """--steps, --n-test (their defaults: (default, --quick) pairs, resolved by `resolve`), --prefix-len (14: the
+    most that stays under 1% of the course base's parameters, and one P for every prefix lesson 10 serves together),
+    --batch-size, --positions (after the prefix, as every prefix lesson), --lr-prefix and --lr-finetune.
+    one_prefix=False (lesson 08, which sweeps P and keeps batch 16) leaves out --prefix-len and --batch-size."""
+    add_run_size_flags(parser, steps, n_test, what_steps, what_test)
     if one_prefix:
         parser.add_argument("--prefix-len", type=positive_int, default=14,
                             help="P, for every prefix (the most that stays under 1%% of the course base's parameters)")
         parser.add_argument("--batch-size", type=positive_int, default=16)
     parser.add_argument("--positions", choices=POSITIONS, default="after_prefix",
                         help="where real tokens are numbered: after the prefix (PEFT's rule, the default here) or from 0")
-    parser.add_argument("--lr-prefix", type=positive_float, default=1e-2)
+    parser.add_argument("--lr-prefix", type=positive_float, default=lr_prefix)
     parser.add_argument("--lr-finetune", type=positive_float, default=lr_finetune)
 
 

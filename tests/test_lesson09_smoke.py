@@ -1,5 +1,8 @@
 """Lesson 9 end to end in its --quick form, on a --quick lesson 4 model: it runs, draws its plots, saves its
-prefixes and prints its tables."""
+prefixes, prints its tables, and what it records is within sane bounds."""
+import json
+import math
+
 import pytest
 
 from .conftest import assert_pngs, run_lesson
@@ -16,3 +19,19 @@ def test_lesson09_quick(pretrained_ckpt, tmp_path):
     assert "| majority |" in stdout and "confusion of prefix" in stdout
     assert "| positive prefix |" in stdout and "base perplexity" in stdout
     assert "accuracy on the 1,000 held-out reviews" in stdout
+
+    results = json.loads((tmp_path / "results.json").read_text())
+    sentiment = results["sentiment"]
+    assert {"majority", "base, no tuning", "prefix", "finetune"} <= set(sentiment)
+    assert all(0 <= s["accuracy"] <= 1 and 0 <= s["predicted_positive"] <= 1 for s in sentiment.values())
+    (tn, fp), (fn, tp) = sentiment["prefix"]["confusion"]
+    assert sentiment["prefix"]["accuracy"] == pytest.approx((tn + tp) / (tn + fp + fn + tp))
+    assert sentiment["prefix"]["predicted_positive"] == pytest.approx((fp + tp) / (tn + fp + fn + tp))
+    assert 0.55 < results["judge_accuracy"] <= 1  # the judge is fitted on real labels even in --quick
+    steering = results["steering"]
+    assert {"no prefix (base)", "positive prefix", "negative prefix"} <= set(steering)
+    for name, r in steering.items():
+        assert 0 <= r["judged_positive"] <= 1, name
+        assert 1 < r["perplexity"] < 1e5 and math.isfinite(r["perplexity"]), name
+    sizes = {len(texts) for texts in results["samples"].values()}
+    assert len(sizes) == 1 and sizes.pop() > 0, "every condition draws the same number of samples"

@@ -52,3 +52,5 @@ def test_lesson08_writes_its_findings(tmp_path, pretrained_ckpt):
     assert "| study | setting | test BLEU | val loss | attribute error |" in table
     assert "prefix length | P=10" in table and "low data | fine-tuning, n=50" in table
     assert "BLEU lost from the control" in stdout
+    assert set(results["evidence"]) == {"budget", "collapsed", "noise"} and "why a verdict can disagree" in stdout
+    assert all(0 <= r["bleu"] <= 100 and 0 <= r["attribute_error"] <= 1 and r["val_loss"] > 0 for r in results["runs"])
