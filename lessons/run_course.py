@@ -1,7 +1,7 @@
 """Run lessons in order, each in its own process, stopping at the first failure.
 
     python -m lessons.run_course            # the main job: pretrain (04) -> freeze (06) -> prefix-tune (07)
-    python -m lessons.run_course --all      # every lesson, 00 to 10
+    python -m lessons.run_course --all      # every lesson, 00 to 11
     python -m lessons.run_course --quick    # the same with --quick (about a minute per lesson)
     python -m lessons.run_course --overwrite  # again, replacing the models and prefixes an earlier run wrote
 
