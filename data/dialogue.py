@@ -79,7 +79,7 @@ def dialogue_split(split: str) -> list[dict]:
 
 def reply_is_right(row: dict, text: str) -> bool:
     """Does `text` answer the row's question as its table says? Its first word says yes ("Yes") or no ("No",
-    "Sorry", "I am sorry"; a price answer needs neither), it is about what was asked (a word of TOPIC: "Yes, we have 2
+    "Sorry", "I am sorry"; a price answer needs neither), a yes is not negated after it, it is about what was asked (a word of TOPIC: "Yes, we have 2
     rooms" does not answer "Is breakfast included?"), and it contains every number and name the answer needs."""
     polarity, needed = facts(row["table"], row["intent"])
     if not any(word in text.lower() for word in TOPIC[row["intent"]]):
@@ -88,6 +88,8 @@ def reply_is_right(row: dict, text: str) -> bool:
     said = "yes" if first == "yes" else "no" if first in ("no", "sorry", "i") else None
     if row["intent"] != "price" and said != polarity:
         return False
+    if said == "yes" and re.search(r"\b(not|no|never)\b|n't", text.lower()[3:]):  # "Yes, we do not serve breakfast."
+        return False  # a yes that takes itself back answers nothing (no right reply of the data does this)
     return all(re.search(rf"(?<![\w$]){re.escape(s)}(?!\w)", text) for s in needed)
 
 

@@ -2,7 +2,7 @@
 
 Run it from the repo root:
 
-    python -m lessons.07_prefix_tune           # ~7 minutes on an idle 2-core CPU
+    python -m lessons.07_prefix_tune           # ~8.5 minutes on an idle 2-core CPU
     python -m lessons.07_prefix_tune --quick   # about a minute (a few steps: the numbers mean little)
 
 Starts from the course base (data/course_base/, shipped with the course); `--ckpt runs/04_pretrain/model.pt`
@@ -58,7 +58,7 @@ from prefix.experiment import (INITS, build_tuned, init_token_ids, name_copy_rat
 from prefix.tasks import PairBatches
 
 parser = lesson_parser(__doc__, base=True)
-add_prefix_flags(parser, steps=(300, 6), n_test=(500, 8))
+add_prefix_flags(parser, steps=(600, 6), n_test=(500, 8))
 parser.add_argument("--hidden", type=positive_int, default=512, help="hidden width of the prefix's MLP (the paper: 512)")
 parser.add_argument("--init", choices=INITS, default="example",
                     help="what the prefix starts from: a real training example (default), task words, or random")
@@ -157,8 +157,10 @@ del untrained
 # task, or a real training example, source and target (the paper's real-word init taken to a whole demonstration:
 # the prefix starts out as the end of a solved example, read in context). Prompt tuning starts from the same text.
 # Every method gets the same steps, batches and loop; the learning rates differ (a few thousand prefix numbers
-# want a far larger lr than a whole model). The recipe (lr, steps, P, MLP width, init) comes from a small sweep
-# on validation inputs, `python -m lessons.sweep_prefix_recipe`, whose table is in the README.
+# want a far larger lr than a whole model). The recipe (lr, P, MLP width, init) comes from a small sweep on
+# validation inputs, `python -m lessons.sweep_prefix_recipe`, whose table is in the README. The steps: 600 each,
+# about as many as keep this lesson under ten minutes on a 2-core CPU. Fine-tuning is nearly done by then; the prefix
+# is still learning (compare the two loss curves), so `--steps` is the first knob to turn if you have more time.
 #
 # Every method runs attention through torch's fused kernel (`--attention sdpa`, minigpt's switch). It computes
 # the same q·kᵀ/√d, mask, softmax and ·v as the explicit code of lesson 2 (tests/test_prefix.py checks that the

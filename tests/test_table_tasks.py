@@ -67,6 +67,8 @@ def test_a_reply_that_says_neither_yes_nor_no_is_wrong():
     assert dialogue.reply_is_right(row, "Yes, breakfast is included.")
     assert not dialogue.reply_is_right(row, ",,,,")
     assert not dialogue.reply_is_right(row, "Breakfast is included.")
+    assert not dialogue.reply_is_right(row, "Yes, we do not serve breakfast.")  # a yes taken back
+    assert not dialogue.reply_is_right(row, "Yes, breakfast isn't included.")
 
 
 def test_a_reply_about_something_else_is_wrong():
