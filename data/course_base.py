@@ -103,7 +103,7 @@ def val_losses(model, enc, rows=VAL_SLICE["rows"], seed=VAL_SLICE["seed"]) -> di
 
 def copy_checks(model, enc, device="cpu", n=60) -> dict:
     """The figures lesson 7 measures before training: does the frozen base copy names from a table?"""
-    from prefix.experiment import name_copy_rate, repeat_losses  # the probes of lesson 7 (see the top of this file)
+    from prefix.methods import name_copy_rate, repeat_losses  # the probes of lesson 7 (see the top of this file)
 
     from .e2e import copy_check_sources
     from .web import unseen_web_records

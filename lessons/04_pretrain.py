@@ -48,11 +48,11 @@ import torch
 
 from data.reviews import prepare_token_memmaps
 from data.web import mixed_stream, web_texts
-from lessons.flags import add_train_args, lesson_parser, parse_lesson_args, start_lesson, train_config_from_args
+from lessons.flags import (add_config_args, add_train_args, config_from_args, lesson_parser, parse_lesson_args,
+                           start_lesson, train_config_from_args)
 from minigpt import GPT, generate
 from minigpt.batching import make_batch_fn
 from minigpt.checkpoint import CheckpointError, course_base_provenance, load_model
-from minigpt.config import add_config_args, config_from_args
 from minigpt.distributed import dist_env, distributed_device, is_main_process
 from minigpt.precision import pick_dtype
 from minigpt.tokenizer import encoding_fingerprint, load_tokenizer

@@ -43,7 +43,7 @@ from minigpt.checkpoint import describe_base
 from minigpt.tokenizer import load_tokenizer
 from minigpt.train import TrainConfig, make_optimizer, train
 from prefix import PrefixedGPT, PrefixTuning, PromptTuning, count_params, fingerprint, freeze
-from prefix.tasks import PairBatches
+from prefix.pairs import PairBatches
 
 parser = lesson_parser(__doc__, base=True)
 parser.add_argument("--prefix-len", type=positive_int, default=10)
@@ -141,9 +141,9 @@ print(f"wrote {out_dir / 'parameters.png'}")
 # Code: fill in `lessons/exercises/prefix_forward.py` (the stub says what and where to look), then grade it:
 # `python -m pytest tests/exercises --exercises lessons/exercises` (solutions: `lessons/solutions/`).
 #
-# 1. Remove `freeze(base)` from `PrefixedGPT.__init__` (prefix/tuned.py) and run this lesson: which claim fails
+# 1. Remove `freeze(base)` from `PrefixedGPT.__init__` (prefix/prefixed.py) and run this lesson: which claim fails
 #    first, and what would the trained "prefix" file then silently depend on?
-# 2. `PrefixedGPT.train()` puts the frozen base back in eval mode on purpose (prefix/tuned.py). Give the base
+# 2. `PrefixedGPT.train()` puts the frozen base back in eval mode on purpose (prefix/prefixed.py). Give the base
 #    dropout (`for m in base.modules(): if isinstance(m, torch.nn.Dropout): m.p = 0.1`), delete that
 #    `self.base.eval()` line and train a prefix: how does the loss curve change, and why is eval mode the cleaner
 #    choice?

@@ -28,7 +28,7 @@ that lesson 10 serves.
 # | prefix-tuning (Li & Liang) | P keys + values in **every layer** (through an MLP while training) | P x n_layer x 2 x n_embd numbers |
 # | prompt tuning (Lester et al.) | P input embeddings only | P x n_embd numbers |
 #
-# The loss is on the target text only: the source tokens get label -100 (`prefix/tasks.py`), so the
+# The loss is on the target text only: the source tokens get label -100 (`prefix/pairs.py`), so the
 # model is never trained to write meaning representations, only to answer them.
 
 # %%
@@ -53,9 +53,9 @@ from minigpt.config import ATTENTION_IMPLS
 from minigpt.files import write_text_atomic
 from minigpt.tokenizer import load_tokenizer
 from prefix import save_prefix
-from prefix.experiment import (INITS, build_tuned, init_token_ids, name_copy_rate, repeat_losses,
+from prefix.methods import (INITS, build_tuned, init_token_ids, name_copy_rate, repeat_losses,
                                run_method, step_times_side_by_side)
-from prefix.tasks import PairBatches
+from prefix.pairs import PairBatches
 
 parser = lesson_parser(__doc__, base=True)
 add_prefix_flags(parser, steps=(600, 6), n_test=(500, 8))
@@ -304,7 +304,7 @@ for i, row in enumerate(test_rows[:3]):
 #    error? (Lesson 8 does this as a sweep.)
 # 2. Give prompt tuning the prefix's learning rate (`--lr-prompt 1e-2`). Is its gap to prefix-tuning about the
 #    learning rate, or about where the vectors sit?
-# 3. In `prefix/tasks.py`, put the loss on the source tokens too (drop the -100). Does BLEU change? Why might
+# 3. In `prefix/pairs.py`, put the loss on the source tokens too (drop the -100). Does BLEU change? Why might
 #    a model trained that way start writing meaning representations?
 # 4. Start from your own few-minute model of lesson 4: `--ckpt runs/04_pretrain/model.pt --out runs/07_own`.
 #    Which copy checks fail now? Which method loses most, and why does fine-tuning lose less?

@@ -47,8 +47,8 @@ from lessons.flags import (add_prefix_flags, lesson_parser, load_pretrained, par
 from minigpt.checkpoint import describe_base
 from minigpt.files import write_text_atomic
 from minigpt.tokenizer import load_tokenizer
-from prefix.experiment import evaluate_e2e, init_token_ids, train_method
-from prefix.tasks import PairBatches
+from prefix.methods import evaluate_e2e, init_token_ids, train_method
+from prefix.pairs import PairBatches
 
 parser = lesson_parser(__doc__, base=True)
 # lr 5e-3, half lesson 7's: at 1e-2 a prefix trained on 50-200 examples collapsed in 3 of 8 runs (its loss rose in

@@ -40,11 +40,11 @@ from data.reviews import imdb_reviews, rotten_tomatoes_split
 from lessons.flags import add_prefix_flags, lesson_parser, parse_lesson_args, positive_int, resolve, start_prefix_lesson
 from minigpt.files import write_text_atomic
 from prefix import PrefixedGPT, save_prefix
-from prefix.experiment import generate_fn, train_method
+from prefix.methods import generate_fn, train_method
 from prefix.judge import BagOfWordsJudge
 from prefix.metrics import accuracy, confusion_matrix, f1_score, macro_f1
 from prefix.sentiment import label_gaps, logits_fn, review_batches, sample_perplexity, sentiment_pairs, sentiment_words
-from prefix.tasks import PairBatches
+from prefix.pairs import PairBatches
 
 parser = lesson_parser(__doc__, base=True)
 add_prefix_flags(parser, steps=(400, 6), n_test=(853, 40), lr_finetune=5e-4,
@@ -77,7 +77,7 @@ def tune(method, batches, n_steps, lr, init_text=None):
 #
 #     "a gorgeous , witty , seductive movie . Sentiment:"  ->  " positive"
 #
-# Training scores only the label word (`prefix.tasks.encode_pair` puts -100 on the sentence). To classify,
+# Training scores only the label word (`prefix.pairs.encode_pair` puts -100 on the sentence). To classify,
 # `prefix.sentiment` appends each label word and compares log p(" positive" | sentence) with
 # log p(" negative" | sentence): `label_gaps` returns the difference, `classify` says "positive" where it is
 # above 0. Both words are 3 tokens of our tokenizer (" p" "os" "itive"); teacher forcing scores all of them

@@ -55,10 +55,10 @@ from minigpt.checkpoint import COURSE_BASE_PATH
 from minigpt.files import write_text_atomic
 from minigpt.utils import RUNS_DIR, time_in_turns
 from prefix import MultiPrefixGPT, load_prefix, save_prefix
-from prefix.experiment import init_token_ids, train_method
+from prefix.methods import init_token_ids, train_method
 from prefix.metrics import exact_match, token_f1
 from prefix.sentiment import LABEL_WORDS, candidate_rows, sentiment_source, span_logprobs
-from prefix.tasks import PairBatches, encode_pair, generate_targets, pad_inputs
+from prefix.pairs import PairBatches, encode_pair, generate_targets, pad_inputs
 
 E2E_PREFIX = RUNS_DIR / "07_prefix_tune" / "e2e.prefix.pt"
 LESSON_09_PREFIXES = RUNS_DIR / "09_sentiment_steering" / "prefixes"

@@ -45,8 +45,8 @@ from minigpt.files import write_text_atomic
 from minigpt.tokenizer import load_tokenizer
 from minigpt.utils import RUNS_DIR
 from prefix import PrefixedGPT, load_prefix
-from prefix.experiment import init_token_ids, run_method
-from prefix.tasks import PairBatches
+from prefix.methods import init_token_ids, run_method
+from prefix.pairs import PairBatches
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # every folder here is local; never reach a hub
 try:

@@ -17,6 +17,7 @@ from typing import NamedTuple
 import torch
 
 from minigpt.checkpoint import CheckpointError, describe_base, load_model
+from minigpt.config import PRESETS, GPTConfig, preset
 from minigpt.precision import DTYPES
 from minigpt.tokenizer import load_tokenizer
 from minigpt.train import TrainConfig
@@ -118,7 +119,22 @@ def load_pretrained(path=None, device="cpu", attention=None):
         raise SystemExit(f"error: {e}") from None
 
 
-# -- pretraining flags (lesson 4): one per TrainConfig field -------------------------------------------------------
+# -- pretraining flags (lesson 4): one per GPTConfig and TrainConfig field --------------------------------------
+
+def add_config_args(parser, default_preset: str = "tiny") -> None:
+    """Readable command-line overrides: --preset tiny --n-layer 6 --n-embd 384 ..."""
+    parser.add_argument("--preset", default=default_preset, choices=sorted(PRESETS), help="model size preset")
+    for f in fields(GPTConfig):
+        flag = "--" + f.name.replace("_", "-")
+        kind = {"bool": lambda s: s.lower() in ("1", "true", "yes")}.get(f.type if isinstance(f.type, str) else f.type.__name__)
+        parser.add_argument(flag, dest=f"cfg_{f.name}", default=None, type=kind or type(f.default), help=f"override GPTConfig.{f.name}")
+
+
+def config_from_args(args, **fixed) -> GPTConfig:
+    changes = {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None}
+    return preset(args.preset, **{**changes, **fixed})
+
+
 
 def add_train_args(parser: argparse.ArgumentParser, help_defaults: dict | None = None) -> None:
     """One flag per TrainConfig field: --steps 2000 --lr 3e-4 --betas 0.9 0.99 ... Unset flags stay None, so a

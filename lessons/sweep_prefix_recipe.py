@@ -21,8 +21,8 @@ from lessons.flags import lesson_parser, load_pretrained, parse_lesson_args, pos
 from minigpt.checkpoint import describe_base
 from minigpt.files import write_text_atomic
 from minigpt.tokenizer import load_tokenizer
-from prefix.experiment import init_token_ids, run_method
-from prefix.tasks import PairBatches
+from prefix.methods import init_token_ids, run_method
+from prefix.pairs import PairBatches
 
 parser = lesson_parser(__doc__, base=True)
 parser.add_argument("--steps", type=positive_int, default=None, help="steps per run in rounds 1-2 (default 300; --quick 4)")

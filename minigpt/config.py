@@ -73,17 +73,3 @@ def preset(name: str, **overrides) -> GPTConfig:
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}.")
     return GPTConfig(**{**PRESETS[name], **overrides})
-
-
-def add_config_args(parser, default_preset: str = "tiny") -> None:
-    """Readable command-line overrides: --preset tiny --n-layer 6 --n-embd 384 ..."""
-    parser.add_argument("--preset", default=default_preset, choices=sorted(PRESETS), help="model size preset")
-    for f in fields(GPTConfig):
-        flag = "--" + f.name.replace("_", "-")
-        kind = {"bool": lambda s: s.lower() in ("1", "true", "yes")}.get(f.type if isinstance(f.type, str) else f.type.__name__)
-        parser.add_argument(flag, dest=f"cfg_{f.name}", default=None, type=kind or type(f.default), help=f"override GPTConfig.{f.name}")
-
-
-def config_from_args(args, **fixed) -> GPTConfig:
-    changes = {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None}
-    return preset(args.preset, **{**changes, **fixed})

@@ -10,7 +10,7 @@ from .freeze import ParamReport, count_params, freeze
 from .io import PrefixFileError, WrongBaseError, fingerprint, load_prefix, save_prefix
 from .prefix_tuning import PrefixTuning, slots_to_matrix, matrix_to_slots
 from .prompt_tuning import PromptTuning
-from .tuned import MultiPrefixGPT, PrefixedGPT, stack_slots
+from .prefixed import MultiPrefixGPT, PrefixedGPT, stack_slots
 
 __all__ = [
     "ParamReport", "count_params", "freeze", "fingerprint", "load_prefix", "save_prefix", "PrefixFileError",

@@ -4,7 +4,7 @@ Classification. The model reads a sentence and a cue and should continue with a 
 
     "it 's a charming film . Sentiment:"  ->  " positive"   (or " negative")
 
-Training pairs go through prefix.tasks.encode_pair, so the loss is on the label word only (and the
+Training pairs go through prefix.pairs.encode_pair, so the loss is on the label word only (and the
 <|endoftext|> after it), never on the sentence. To classify, we append each label word to the sentence and
 sum the log-probabilities the model gives the word's tokens (teacher forcing): the label with the higher
 total wins. One forward pass scores a whole word, so labels of several tokens work (" positive" is 3 tokens
@@ -20,7 +20,7 @@ import re
 import torch
 import torch.nn.functional as F
 
-from .tasks import PairBatches, pad_inputs, pad_pairs
+from .pairs import PairBatches, pad_inputs, pad_pairs
 
 LABEL_WORDS = ("negative", "positive")  # index = label, as in data/reviews.py: 0 negative, 1 positive
 CUE = " Sentiment:"

@@ -5,7 +5,7 @@ import torch
 from minigpt import GPT, generate, preset
 from minigpt.generate import generate_ragged
 from prefix import PrefixedGPT, PrefixTuning
-from prefix.tasks import PairBatches, generate_targets
+from prefix.pairs import PairBatches, generate_targets
 
 V = 61
 

@@ -5,7 +5,7 @@ import torch
 from minigpt import GPT, generate, preset
 from prefix import (MultiPrefixGPT, PrefixedGPT, PrefixFileError, PrefixTuning, PromptTuning, WrongBaseError,
                     count_params, fingerprint, freeze, load_prefix, save_prefix, slots_to_matrix, matrix_to_slots)
-from prefix.tasks import encode_pair, pad_inputs
+from prefix.pairs import encode_pair, pad_inputs
 
 V = 61
 
@@ -239,7 +239,7 @@ def test_mlp_init_fits_the_real_token_activations():
 
 
 def test_build_tuned_repeats_an_init_text_shorter_than_the_prefix():
-    from prefix.experiment import build_tuned
+    from prefix.methods import build_tuned
 
     torch.manual_seed(0)
     base = GPT(preset("nano", vocab_size=V)).eval()
@@ -347,7 +347,7 @@ class _Copier(torch.nn.Module):
 
 def test_repeat_losses_tell_a_copying_model_from_one_that_cannot_copy():
     import math
-    from prefix.experiment import repeat_losses
+    from prefix.methods import repeat_losses
     first, second = repeat_losses(_Copier(length=12), length=12)
     assert first == pytest.approx(math.log(V), abs=1e-6) and second < 1e-6
     first, second = repeat_losses(base_model(), length=12)  # untrained: no copying
@@ -355,20 +355,20 @@ def test_repeat_losses_tell_a_copying_model_from_one_that_cannot_copy():
 
 
 def test_name_copy_rate_counts_outputs_that_contain_the_name(monkeypatch):
-    import prefix.experiment as experiment
+    import prefix.methods as methods
     from data.web import unseen_web_records
     sources, names = zip(*unseen_web_records(10))
     assert all(name in source and source.endswith("=>") for source, name in zip(sources, names))
-    monkeypatch.setattr(experiment, "generate_targets", lambda fn, enc, sources, **kw: [s + " is it" for s in sources])
-    rate, examples = experiment.name_copy_rate(base_model(), None, sources, names)
+    monkeypatch.setattr(methods, "generate_targets", lambda fn, enc, sources, **kw: [s + " is it" for s in sources])
+    rate, examples = methods.name_copy_rate(base_model(), None, sources, names)
     assert rate == 1.0 and [src for src, _ in examples] == list(sources)
     outputs = ["It is a film."] * 7 + [f"{name} is it" for name in names[7:]]
-    monkeypatch.setattr(experiment, "generate_targets", lambda fn, enc, sources, **kw: outputs)
-    assert experiment.name_copy_rate(base_model(), None, sources, names)[0] == pytest.approx(0.3)
+    monkeypatch.setattr(methods, "generate_targets", lambda fn, enc, sources, **kw: outputs)
+    assert methods.name_copy_rate(base_model(), None, sources, names)[0] == pytest.approx(0.3)
 
 
 def test_step_timing_side_by_side_changes_no_weight():
-    from prefix.experiment import build_tuned, step_times_side_by_side
+    from prefix.methods import build_tuned, step_times_side_by_side
 
     torch.manual_seed(0)
     base = GPT(preset("nano", vocab_size=V)).eval()

@@ -12,7 +12,7 @@ from prefix import PrefixedGPT, PrefixTuning
 from prefix import sentiment
 from prefix.sentiment import (LABEL_WORDS, candidate_rows, classify, label_gaps, logits_fn, review_batches,
                               review_example, rt_style, sample_perplexity, sentiment_pairs, sentiment_words)
-from prefix.tasks import encode_pair
+from prefix.pairs import encode_pair
 
 SENTENCES = ["a charming , funny film .", "dull .", "the plot never comes together , and the actors look bored ."]
 

@@ -14,6 +14,6 @@ def encode_pair_ids(src_ids, tgt_ids, eot_id):
     """
     raise NotImplementedError(
         "encode_pair_ids: lesson 07 ('The data' prints one example's mask) and the module docstring of "
-        "prefix/tasks.py draw the layout. Key steps: x and y are the same sequence shifted by one token; "
+        "prefix/pairs.py draw the layout. Key steps: x and y are the same sequence shifted by one token; "
         "then count how many of the first y positions predict a source token (try a 1-token source by "
         "hand) and set those to -100.")

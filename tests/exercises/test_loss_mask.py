@@ -1,6 +1,6 @@
-"""Exercise 7, loss_mask.py: encode_pair_ids by hand and against prefix.tasks.encode_pair on real text."""
+"""Exercise 7, loss_mask.py: encode_pair_ids by hand and against prefix.pairs.encode_pair on real text."""
 from minigpt.tokenizer import load_tokenizer
-from prefix.tasks import encode_pair
+from prefix.pairs import encode_pair
 
 
 def test_hand_worked_example(ex):
@@ -34,4 +34,4 @@ def test_matches_library_on_real_text(ex):
         # the library adds the space between source and target itself; here it is part of the target ids
         got = ex.encode_pair_ids(enc.encode_ordinary(source), enc.encode_ordinary(" " + target), enc.eot_token)
         assert (list(got[0]), list(got[1])) == (list(want[0]), list(want[1])), \
-            f"differs from prefix.tasks.encode_pair on {source!r} -> {target!r}"
+            f"differs from prefix.pairs.encode_pair on {source!r} -> {target!r}"

@@ -12,7 +12,7 @@ import torch
 
 from minigpt.generate import generate_ragged
 
-from .tuned import PrefixedGPT
+from .prefixed import PrefixedGPT
 
 
 def encode_pair_ids(src_ids, tgt_ids, eot_id):

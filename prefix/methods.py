@@ -1,4 +1,4 @@
-"""The pieces lessons 07-09 share: build a tuned model for a method, measure a training step, score outputs.
+"""The three methods the prefix lessons compare (07-11): build a model for a method, train it, measure its step, score it.
 
 Methods compared, all trained by the same loop (minigpt.train):
     "prefix"   per-layer keys/values (Li & Liang), through the MLP while training, folded after
@@ -19,8 +19,8 @@ from .freeze import count_params
 from .metrics import attribute_error_by_key, attribute_error_rate, corpus_bleu, rouge_l
 from .prefix_tuning import PrefixTuning
 from .prompt_tuning import PromptTuning
-from .tasks import generate_targets
-from .tuned import PrefixedGPT
+from .pairs import generate_targets
+from .prefixed import PrefixedGPT
 
 METHODS = ("prefix", "prompt", "finetune")
 INITS = ("example", "task", "random")
