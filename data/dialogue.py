@@ -79,8 +79,9 @@ def dialogue_split(split: str) -> list[dict]:
 
 def reply_is_right(row: dict, text: str) -> bool:
     """Does `text` answer the row's question as its table says? Its first word says yes ("Yes") or no ("No",
-    "Sorry", "I am sorry"; a price answer needs neither), a yes is not negated after it, it is about what was asked (a word of TOPIC: "Yes, we have 2
-    rooms" does not answer "Is breakfast included?"), and it contains every number and name the answer needs."""
+    "Sorry", "I am sorry"; a price answer needs neither), a yes is not negated after it, it is about what was
+    asked (a word of TOPIC: "Yes, we have 2 rooms" does not answer "Is breakfast included?"), and it contains every
+    number and name the answer needs."""
     polarity, needed = facts(row["table"], row["intent"])
     if not any(word in text.lower() for word in TOPIC[row["intent"]]):
         return False

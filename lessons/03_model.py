@@ -181,8 +181,9 @@ for label, kwargs in [("plain", {}), (f"{P} slots + padding mask", dict(slots=sl
 
 # %%
 reps = 3 if args.quick else 5
-times = time_in_turns({"explicit": lambda: explicit(x, y).loss.backward(), "sdpa": lambda: fused(x, y).loss.backward()},
-             reps, warmup=1, device=device)  # medians, the two taking turns (minigpt/utils.py)
+times = time_in_turns({"explicit": lambda: explicit(x, y).loss.backward(),
+                       "sdpa": lambda: fused(x, y).loss.backward()},
+                      reps, warmup=1, device=device)  # medians, the two taking turns (minigpt/utils.py)
 for name, seconds in times.items():
     print(f"{name:8s}: {seconds * 1000:7.1f} ms per forward+backward ({B * config.block_size / seconds:,.0f} tokens/s)")
 

@@ -28,7 +28,7 @@ def test_lesson05_quick(tmp_path, pretrained_ckpt):
     assert "cached == recomputed: True" in stdout
 
 
-# Every lesson from 05 on loads its base through minigpt.checkpoint.load_pretrained; three of them stand for all
+# Every lesson from 05 on loads its base through lessons.flags.load_pretrained; three of them stand for all
 # (the first, the one most run, the last that trains), each a fresh process that imports torch (~3 s).
 @pytest.mark.parametrize("lesson", ["05_generate", "07_prefix_tune", "10_serve_many"])
 def test_missing_checkpoint_says_how_to_make_it(tmp_path, lesson):
