@@ -40,11 +40,12 @@ from data.reviews import imdb_reviews, rotten_tomatoes_split
 from lessons.flags import add_prefix_flags, lesson_parser, parse_lesson_args, positive_int, resolve, start_prefix_lesson
 from minigpt.files import write_text_atomic
 from prefix import PrefixedGPT, save_prefix
-from prefix.methods import generate_fn, train_method
 from prefix.judge import BagOfWordsJudge
+from prefix.methods import train_method
 from prefix.metrics import accuracy, confusion_matrix, f1_score, macro_f1
-from prefix.sentiment import label_gaps, logits_fn, review_batches, sample_perplexity, sentiment_pairs, sentiment_words
 from prefix.pairs import PairBatches
+from prefix.prefixed import generate_fn
+from prefix.sentiment import label_gaps, logits_fn, review_batches, sample_perplexity, sentiment_pairs, sentiment_words
 
 parser = lesson_parser(__doc__, base=True)
 add_prefix_flags(parser, steps=(400, 6), n_test=(853, 40), lr_finetune=5e-4,

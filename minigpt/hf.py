@@ -2,7 +2,7 @@
 
     from minigpt.hf import export_gpt2, import_gpt2
     export_gpt2(model, "runs/gpt2_course_base")        # config.json + model.safetensors
-    hf = transformers.GPT2LMHeadModel.from_pretrained("runs/gpt2_course_base")   # offline: a local folder
+    hf = transformers.GPT2LMHeadModel.from_pretrained("runs/gpt2_course_base", local_files_only=True)  # offline
     back = import_gpt2("runs/gpt2_course_base")        # a minigpt GPT again, the same function
 
 minigpt's GPT *is* GPT-2's architecture (pre-LayerNorm blocks, exact GELU, learned absolute positions, a head tied

@@ -70,13 +70,11 @@ def load_prefix(path, base):
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise PrefixFileError(f"{path} is not a prefix file (expected format {FORMAT!r}); "
                               f"model checkpoints load with minigpt.checkpoint.load_model instead.")
-    if "matrix" not in blob and "table" in blob:  # written before the course called the prefix's numbers its matrix
-        blob = {**blob, "matrix": blob["table"], "_matrix_key": "table"}
-    missing = [k for k in _KEYS if k not in blob]
+    key = "table" if "matrix" not in blob and "table" in blob else "matrix"  # files from before the rename: "table"
+    missing = [k for k in _KEYS if k not in blob and not (k == "matrix" and key in blob)]
     if missing:
         raise PrefixFileError(f"{path} is an incomplete prefix file (no {', '.join(missing)}); save it again.")
-    key = blob.get("_matrix_key", "matrix")  # the name the checksum was computed under
-    if "checksum" in blob and tensor_checksum({key: blob["matrix"]}) != blob["checksum"]:  # older files have none
+    if "checksum" in blob and tensor_checksum({key: blob[key]}) != blob["checksum"]:  # older files have none
         raise PrefixFileError(f"{path}: its matrix does not match the checksum recorded when it was saved, so the file "
                               f"was changed or damaged afterwards. Do not use it: train and save the prefix again.")
     try:
@@ -90,10 +88,10 @@ def load_prefix(path, base):
     positions = blob.get("positions", "from_zero")  # files written before the choice existed: minigpt's rule
     if blob["method"] == "prefix":
         prefix = PrefixTuning(config, blob["prefix_len"], reparam="matrix", positions=positions)
-        prefix.matrix.data.copy_(blob["matrix"])
+        prefix.matrix.data.copy_(blob[key])
     elif blob["method"] == "prompt":
         prefix = PromptTuning(config, blob["prefix_len"], positions=positions)
-        prefix.embeddings.data.copy_(blob["matrix"])
+        prefix.embeddings.data.copy_(blob[key])
     else:
         raise PrefixFileError(f"{path}: unknown method {blob['method']!r}; expected 'prefix' or 'prompt'.")
     prefix.meta = blob["meta"]

@@ -6,12 +6,10 @@ Methods compared, all trained by the same loop (minigpt.train):
     "finetune" every weight of a copy of the base: the baseline
 """
 import copy
-import functools
 
 import torch
 import torch.nn.functional as F
 
-from minigpt.generate import generate
 from minigpt.train import TrainConfig, train
 from minigpt.utils import time_in_turns
 
@@ -66,11 +64,6 @@ def build_tuned(base, method, prefix_len=10, reparam="mlp", hidden=512, dropout=
         init_ids = list(init_ids) * -(-prefix_len // len(init_ids))  # P longer than the text: repeat the text
         prefix.init_from_tokens(base, init_ids, steps=init_steps)
     return PrefixedGPT(base, prefix).train()
-
-
-def generate_fn(model):
-    """The generate(idx, max_new_tokens, **kw) of a tuned model, whichever method made it."""
-    return model.generate if isinstance(model, PrefixedGPT) else functools.partial(generate, model)
 
 
 def stored_params(model):

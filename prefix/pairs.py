@@ -6,13 +6,9 @@ One example is the source tokens followed by the target tokens and <|endoftext|>
 No loss on the source (the model should not learn to write meaning representations) and none on prefix
 positions (there are none in x: the prefix lives in the key/value slots).
 """
-import functools
-
 import torch
 
-from minigpt.generate import generate_ragged
-
-from .prefixed import PrefixedGPT
+from .prefixed import generate_fn
 
 
 def encode_pair_ids(src_ids, tgt_ids, eot_id):
@@ -127,7 +123,7 @@ def generate_targets(model, enc, sources, max_new_tokens=64, batch_size=64):
     batch_size at a time with minigpt.generate_ragged, so a batch has little padding and each output is what
     decoding its source alone gives (up to float rounding on near-ties).
     """
-    ragged = model.generate_ragged if isinstance(model, PrefixedGPT) else functools.partial(generate_ragged, model)
+    ragged = generate_fn(model, ragged=True)
     encoded = [enc.encode_ordinary(s) for s in sources]
     order = sorted(range(len(sources)), key=lambda i: len(encoded[i]))
     outputs = [None] * len(sources)

@@ -1,4 +1,6 @@
 """A frozen base GPT with prefixes in front: training, generation, and one batch serving many prefixes."""
+import functools
+
 import torch
 import torch.nn as nn
 
@@ -58,6 +60,15 @@ class PrefixedGPT(nn.Module):
         """minigpt.generate_ragged (prompts of different lengths in one batch) with the prefix in front."""
         return generate_ragged(self.base, prompts, max_new_tokens, slots=self.slots(len(prompts)),
                                pos_offset=self.prefix.position_offset(), **kwargs)
+
+
+def generate_fn(model, ragged=False):
+    """The generate of a tuned model, whichever method made it: PrefixedGPT's (its prefix in front) or minigpt's (a
+    fine-tuned copy, or the base). ragged=False: generate(idx, max_new_tokens, **kw), rows of one length;
+    ragged=True: generate_ragged(prompts, max_new_tokens, **kw), prompts of any lengths."""
+    if isinstance(model, PrefixedGPT):
+        return model.generate_ragged if ragged else model.generate
+    return functools.partial(generate_ragged if ragged else generate, model)
 
 
 class MultiPrefixGPT(nn.Module):
