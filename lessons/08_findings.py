@@ -326,7 +326,7 @@ write_text_atomic(out_dir / "results.json", json.dumps({"findings": [dict(zip(("
 # verdict can disagree") give each one's size in this run.
 #
 # - **Training budget.** Each run here gets `--steps` steps (100 by default, to keep the lesson short); lesson 7
-#   gives its prefix 300. A prefix learns slower than fine-tuning, so short runs favour fine-tuning everywhere,
+#   gives its prefix 600. A prefix learns slower than fine-tuning, so short runs favour fine-tuning everywhere,
 #   and most of all on the full data. Rerun with `--steps 300` to see which verdicts move.
 # - **Capacity.** Prefix-tuning steers what the frozen model can already do; fine-tuning can rewrite it. A
 #   2M-parameter base can do far less than GPT-2 medium, so the paper's "prefix beats fine-tuning in low data"
@@ -335,8 +335,8 @@ write_text_atomic(out_dir / "results.json", json.dumps({"findings": [dict(zip(("
 #   across seeds: the ± figures of the low-data and reparameterization rows show how large that spread is.
 # - **Learning rates.** Every method has one lr: fine-tuning's and prompt tuning's from lesson 7's sweep, the
 #   prefix's half of lesson 7's, because at lesson 7's a prefix trained on a small set can collapse (the
-#   "collapsed" line counts those runs); the paper tuned each per setting. A method that looks worse may only be mistuned: rerun with other `--lr-*` values before you believe a
-#   gap.
+#   "collapsed" line counts those runs); the paper tuned each per setting. A method that looks worse may only be
+#   mistuned: rerun with other `--lr-*` values before you believe a gap.
 
 # %% [markdown]
 # ## Exercises

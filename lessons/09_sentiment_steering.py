@@ -45,7 +45,8 @@ from prefix.methods import train_method
 from prefix.metrics import accuracy, confusion_matrix, f1_score, macro_f1
 from prefix.pairs import PairBatches
 from prefix.prefixed import generate_fn
-from prefix.sentiment import label_gaps, logits_fn, review_batches, sample_perplexity, sentiment_pairs, sentiment_words
+from prefix.sentiment import (cue_features, fit_probe, label_gaps, logits_fn, review_batches, sample_perplexity,
+                              sentiment_pairs, sentiment_words)
 
 parser = lesson_parser(__doc__, base=True)
 add_prefix_flags(parser, steps=(400, 6), n_test=(853, 40), lr_finetune=5e-4,
@@ -130,6 +131,22 @@ for method, lr in (("prefix", args.lr_prefix), ("finetune", args.lr_finetune)):
     sentiment[method]["confusion"] = confusion_matrix((gaps_on_test(model) > 0).long().tolist(), test_labels)
     del model
 
+# %% [markdown]
+# ### What the frozen base's features hold: a linear probe
+#
+# A prefix can only steer what the frozen model already computes. How much does the base's hidden state at the
+# cue, the place where the label word is predicted, say about sentiment? A *linear probe* asks: a logistic
+# regression fitted to those fixed features of the training sentences (`prefix.sentiment.cue_features`,
+# `fit_probe`), with nothing of the base trained. The prefix reads its answer out of the same place, through the
+# base's own output head; it can change the features too, but only through the keys and values it adds to attention.
+
+# %%
+probe_rows = rt["train"][:400 if args.quick else 4000]
+probe = fit_probe(cue_features(base, enc, [s for s, _ in probe_rows], max_len=block_size, device=device),
+                  [y for _, y in probe_rows])
+sentiment["linear probe, frozen base"] = scores(probe(cue_features(base, enc, test_sentences, max_len=block_size,
+                                                                   device=device)))
+
 print(f"\nSentiment on {len(test)} Rotten Tomatoes test sentences ({100 * sum(test_labels) / len(test):.0f}% positive):")
 print("| method | accuracy | F1 (positive) | macro-F1 | predicted positive | spread of the gap (std, nats) |")
 print("|---|---|---|---|---|---|")
@@ -139,6 +156,9 @@ for name, r in sentiment.items():
 gain = 100 * (sentiment["prefix"]["accuracy"] - sentiment["majority"]["accuracy"])
 gap = 100 * (sentiment["finetune"]["accuracy"] - sentiment["prefix"]["accuracy"])
 print(f"prefix: {gain:+.1f} points of accuracy over the majority line, {gap:.1f} points below fine-tuning")
+print(f"the linear probe on the frozen base's features ({len(probe_rows):,} training sentences): "
+      f"{sentiment['linear probe, frozen base']['accuracy']:.3f}; the majority line + 15 points is "
+      f"{sentiment['majority']['accuracy'] + 0.15:.3f}")
 for method in ("prefix", "finetune"):
     (tn, fp), (fn, tp) = sentiment[method]["confusion"]
     print(f"confusion of {method} (rows: true label): negative -> {tn} negative, {fp} positive; "
@@ -153,8 +173,13 @@ for method in ("prefix", "finetune"):
 # rate gives nearly every sentence the same label: its gap hardly moves from sentence to sentence and its accuracy
 # sits on the majority line. That is what a prefix does on a base with no skill to steer (try your own model of
 # lesson 4: `--ckpt runs/04_pretrain/model.pt`). The line printed under the table says how far above the majority
-# line the prefix gets on the course base, and how close to fine-tuning, which can change every weight. Classification is where small models are known to be
-# hardest for prefix- and prompt-tuning (Lester et al. 2021; Liu et al. 2022, "P-Tuning v2").
+# line the prefix gets on the course base, and how close to fine-tuning, which can change every weight.
+#
+# The probe row says what is there to steer. Where even the best linear map of the frozen features stays near the
+# majority line, the base itself hardly tells a positive sentence from a negative one, and a prefix that must work
+# through the base's own computation inherits that: fine-tuning can build the features the base lacks, a prefix
+# cannot. Classification is where small models are known to be hardest for prefix- and prompt-tuning (Lester et
+# al. 2021; Liu et al. 2022, "P-Tuning v2", which adds a trained classification head for small models).
 
 # %% [markdown]
 # ## 2. An independent judge
@@ -271,7 +296,7 @@ width = 0.8 / len(metrics)
 for k, metric in enumerate(metrics):
     ax.bar([i + k * width for i in range(len(sentiment))], [r[metric] for r in sentiment.values()], width,
            label={"f1": "F1 (positive)", "macro_f1": "macro-F1"}.get(metric, metric))
-ax.set_xticks([i + width for i in range(len(sentiment))], list(sentiment))
+ax.set_xticks([i + width for i in range(len(sentiment))], [n.replace(", ", ",\n") for n in sentiment], fontsize=8)
 ax.axhline(0.5, color="gray", linestyle=":", linewidth=1)
 ax.set_ylim(0, 1)
 ax.set_xlabel("classifier")

@@ -121,13 +121,21 @@ def load_pretrained(path=None, device="cpu", attention=None):
 
 # -- pretraining flags (lesson 4): one per GPTConfig and TrainConfig field --------------------------------------
 
+def yes_or_no(text: str) -> bool:
+    """A true/false flag value: --bias false, --loss-only yes (bool("false") would be True)."""
+    answers = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+    if text.lower() not in answers:
+        raise argparse.ArgumentTypeError(f"{text!r}: use true or false")
+    return answers[text.lower()]
+
+
 def add_config_args(parser, default_preset: str = "tiny") -> None:
     """Readable command-line overrides: --preset tiny --n-layer 6 --n-embd 384 ..."""
     parser.add_argument("--preset", default=default_preset, choices=sorted(PRESETS), help="model size preset")
     for f in fields(GPTConfig):
         flag = "--" + f.name.replace("_", "-")
-        kind = {"bool": lambda s: s.lower() in ("1", "true", "yes")}.get(f.type if isinstance(f.type, str) else f.type.__name__)
-        parser.add_argument(flag, dest=f"cfg_{f.name}", default=None, type=kind or type(f.default), help=f"override GPTConfig.{f.name}")
+        kind = yes_or_no if isinstance(f.default, bool) else type(f.default)
+        parser.add_argument(flag, dest=f"cfg_{f.name}", default=None, type=kind, help=f"override GPTConfig.{f.name}")
 
 
 def config_from_args(args, **fixed) -> GPTConfig:
@@ -156,7 +164,7 @@ def add_train_args(parser: argparse.ArgumentParser, help_defaults: dict | None =
             kwargs.update(choices=DTYPES, metavar=None,
                           help=f"fp32, bf16 autocast, or auto: the faster one here (default {default})")
         else:
-            kwargs.update(type=type(f.default))
+            kwargs.update(type=yes_or_no if isinstance(f.default, bool) else type(f.default))
         parser.add_argument(flag, **kwargs)
 
 

@@ -135,13 +135,16 @@ class GPT(nn.Module):
         """Mean cross-entropy over the positions whose target is not -100."""
         return F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
 
-    def forward(self, idx, targets=None, attention_mask=None, slots=None, pos_offset=0) -> GPTOutput:
+    def forward(self, idx, targets=None, attention_mask=None, slots=None, pos_offset=0,
+                loss_only=False) -> GPTOutput:
         """
         idx:            (B, T) token ids
         targets:        (B, T) next-token ids, -100 where no loss is wanted
         attention_mask: (B, T) with 1 for real tokens and 0 for padding, or (B, P+T) to also hide slots
         slots:          per layer (k, v), each (B, H, P, D), prepended to that layer's keys/values
         pos_offset:     position of idx[:, 0] (real tokens already in a KV cache); a (B,) tensor: one per row
+        loss_only:      True (with targets): lm_head runs only where a target is, and the output's logits are None.
+                        The same loss, less work when most positions are -100 (a task's source, padding).
         """
         if not torch.is_tensor(idx) or idx.dim() != 2:
             shape = tuple(idx.shape) if torch.is_tensor(idx) else type(idx).__name__
@@ -164,7 +167,12 @@ class GPT(nn.Module):
             elif key_mask.shape != (B, P + T):
                 raise ValueError(f"attention_mask must be (B, T)=({B}, {T}) or (B, P+T)=({B}, {P + T}), "
                                  f"got {tuple(attention_mask.shape)}.")
+        if loss_only and targets is None:
+            raise ValueError("loss_only=True needs targets: without them there is no loss to compute.")
         x, kv = self.hidden_states(self.embed(idx, pos_offset), slots, key_mask)
+        if loss_only:
+            keep = targets != -100  # (B, T): the positions that have a target
+            return GPTOutput(None, self.loss(self.lm_head(x[keep]), targets[keep]), kv)  # (N, V) logits, N targets
         logits = self.lm_head(x)  # (B, T, V)
         loss = None if targets is None else self.loss(logits, targets)
         return GPTOutput(logits, loss, kv)

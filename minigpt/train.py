@@ -52,6 +52,8 @@ class TrainConfig:
     dtype: str = "fp32"           # "bf16": matmuls in bfloat16 under autocast (weights and AdamW stay fp32);
                                   # "auto": the faster of the two on this device (see pick_dtype)
     seed: int = 1337              # seeds the model's dropout; the data order comes from get_batch
+    loss_only: bool = False       # call model(*batch, loss_only=True): logits only where a target is (GPT and
+                                  # PrefixedGPT can; worth it when most targets are -100, as in a task's pairs)
 
     def __post_init__(self):
         self.betas = tuple(self.betas)
@@ -84,6 +86,8 @@ class TrainConfig:
             raise ValueError(f"betas={self.betas} must be two numbers in [0, 1), e.g. (0.9, 0.95).")
         if self.grad_clip < 0:
             raise ValueError(f"grad_clip={self.grad_clip} must be >= 0 (0 turns clipping off).")
+        if not isinstance(self.loss_only, bool):
+            raise ValueError(f"loss_only={self.loss_only!r} must be True or False.")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype={self.dtype!r} is unknown; use one of {DTYPES} (never fp16 on CPU).")
 
@@ -170,6 +174,11 @@ def new_history() -> dict:
     return {k: [] for k in keys}
 
 
+def forward_loss(model, batch, cfg: TrainConfig):
+    """model(*batch).loss, asking for the loss alone when cfg.loss_only."""
+    return (model(*batch, loss_only=True) if cfg.loss_only else model(*batch)).loss
+
+
 @torch.no_grad()
 def estimate_loss(model, get_batch, cfg: TrainConfig, device) -> dict:
     """Mean loss over cfg.eval_batches fixed batches per split, in eval mode (no dropout).
@@ -181,7 +190,7 @@ def estimate_loss(model, get_batch, cfg: TrainConfig, device) -> dict:
         losses = torch.zeros(cfg.eval_batches, device=device)
         for i in range(cfg.eval_batches):
             with autocast_context(device, cfg.dtype):
-                losses[i] = model(*get_batch(split, -1 - i)).loss.float()
+                losses[i] = forward_loss(model, get_batch(split, -1 - i), cfg).float()
         result[split] = mean_over_processes(losses.mean()).item()
     for m, mode in modes.items():
         m.training = mode
@@ -293,7 +302,7 @@ def _train(model, get_batch, cfg, device, ckpt_path, resume, meta, progress) -> 
 
             batch = get_batch("train", step)
             with autocast_context(device, cfg.dtype):
-                loss = ddp_model(*batch).loss
+                loss = forward_loss(ddp_model, batch, cfg)
             if loss is None:
                 raise ValueError("model(*batch) returned no loss: get_batch must return the targets too: (x, y).")
             # Each process's loss is the mean over its slice; with equal slices their mean is the global batch's.

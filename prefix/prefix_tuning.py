@@ -88,7 +88,7 @@ class PrefixTuning(nn.Module):
         out.matrix.copy_(matrix)
         return out.train(self.training)
 
-    def init_from_tokens(self, base, token_ids, steps=300, lr=1e-3, verbose=False):
+    def init_from_tokens(self, base, token_ids, steps=300, lr=1e-2, verbose=False):
         """Start from the keys/values the frozen model gives the last P tokens of a real text.
 
         token_ids: 1-D list/tensor of at least P tokens (e.g. the task name). "from_zero": the keys/values of those

@@ -45,9 +45,9 @@ class PrefixedGPT(nn.Module):
     def slots(self, batch_size):
         return self.prefix.slots(self.base, batch_size)
 
-    def forward(self, idx, targets=None, attention_mask=None):
+    def forward(self, idx, targets=None, attention_mask=None, loss_only=False):
         return self.base(idx, targets, attention_mask, slots=self.slots(idx.size(0)),
-                         pos_offset=self.prefix.position_offset())
+                         pos_offset=self.prefix.position_offset(), loss_only=loss_only)
 
     @torch.no_grad()
     def generate(self, idx, max_new_tokens, **kwargs):

@@ -94,6 +94,50 @@ def classify(forward_fn, enc, sentences, batch_size=32, max_len=None, device="cp
     return (gaps > threshold).long().tolist()
 
 
+@torch.no_grad()
+def cue_features(base, enc, sentences, batch_size=64, max_len=None, device="cpu"):
+    """(N, C): the base's final hidden state (after ln_f) at the cue's last token, the place where the label word
+    is predicted, one row per sentence. Rows are right-padded; the padding comes after the read position."""
+    candidates, spans = candidate_rows(enc, sentences, max_len)
+    rows = [row[:start] for row, (start, _) in zip(candidates[::2], spans[::2])]  # the source, cropped as classify does
+    feats = []
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start:start + batch_size]
+        x, mask = pad_inputs(chunk, enc.eot_token)
+        x, mask = x.to(device), mask.to(device)
+        hidden, _ = base.hidden_states(base.embed(x), key_mask=mask.bool())  # (B, T, C)
+        last = torch.tensor([len(r) - 1 for r in chunk], device=device)
+        feats.append(hidden[torch.arange(len(chunk), device=device), last].float().cpu())
+    return torch.cat(feats)
+
+
+def fit_probe(features, labels, l2=1e-2, steps=100):
+    """A linear probe: logistic regression on fixed features (N, C), standardized, fitted by L-BFGS on the mean
+    cross-entropy plus l2·|w|². -> score(features) -> (M,) logits, > 0 for "positive" (label 1).
+
+    It asks what a frozen model's features already hold: if no linear map of them tells the labels apart, a prefix,
+    which reads its answer out through the base's own output head, has little to work with."""
+    y = torch.as_tensor(labels, dtype=torch.float32)
+    if features.dim() != 2 or len(features) != len(y) or set(y.tolist()) - {0.0, 1.0}:
+        raise ValueError(f"fit_probe needs (N, C) features and N labels of 0/1; got {tuple(features.shape)} features "
+                         f"and {len(y)} labels")
+    mean, std = features.mean(0), features.std(0) + 1e-6
+    x = (features - mean) / std
+    w = torch.zeros(x.size(1), requires_grad=True)
+    b = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], max_iter=steps, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = F.binary_cross_entropy_with_logits(x @ w + b, y) + l2 * (w ** 2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    w, b = w.detach(), b.detach()
+    return lambda feats: ((feats - mean) / std) @ w + b
+
+
 def logits_fn(model):
     """classify's forward_fn for a GPT or a PrefixedGPT (anything called as model(idx, attention_mask=...))."""
     return lambda idx, attention_mask: model(idx, attention_mask=attention_mask).logits

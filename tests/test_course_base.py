@@ -87,3 +87,23 @@ def test_an_unfinished_stage_is_continued_only_when_asked(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:  # it ran more steps than asked: another recipe, refused
         main(["--tokens", "100", "4096", "--run-dir", str(tmp_path), "--out", str(tmp_path / "out")])
     assert "ran 1 steps, more than the 0 asked for" in str(stop.value)
+
+
+def test_a_prefix_from_a_real_example_starts_as_that_examples_kv_cache(base):
+    """The paper's real-token init, as lessons 7-11 use it: after the MLP's fit, a prefix in front of the frozen base
+    gives the logits that the example's own last P tokens, put before the input, give (the init is not approximate)."""
+    from data.e2e import load_e2e
+    from prefix import PrefixedGPT
+    from prefix.methods import build_tuned, init_token_ids
+
+    enc, row = load_tokenizer(), load_e2e("train")[0]
+    torch.manual_seed(0)
+    model = build_tuned(base, "prefix", prefix_len=10, positions="after_prefix",
+                        init_ids=init_token_ids(enc, "example", (row["source"], row["target"])))
+    assert isinstance(model, PrefixedGPT)
+    text = torch.tensor(init_token_ids(enc, "example", (row["source"], row["target"]))[-10:])
+    x = torch.tensor([enc.encode_ordinary(load_e2e("val")[0]["source"])])
+    with torch.no_grad():
+        via_prefix = model(x).logits.log_softmax(-1)
+        via_input = base(torch.cat([text[None], x], dim=1)).logits[:, 10:].log_softmax(-1)
+    assert (via_prefix - via_input).abs().max() < 0.05

@@ -16,13 +16,13 @@ def test_lesson09_quick(pretrained_ckpt, tmp_path):
     assert_pngs(tmp_path, ["sentiment.png", "steering.png"])
     for task in ("sentiment", "positive-review", "negative-review"):
         assert (tmp_path / "prefixes" / f"{task}.prefix.pt").is_file()
-    assert "| majority |" in stdout and "confusion of prefix" in stdout
+    assert "| majority |" in stdout and "confusion of prefix" in stdout and "the linear probe on" in stdout
     assert "| positive prefix |" in stdout and "base perplexity" in stdout
     assert "accuracy on the 1,000 held-out reviews" in stdout
 
     results = json.loads((tmp_path / "results.json").read_text())
     sentiment = results["sentiment"]
-    assert {"majority", "base, no tuning", "prefix", "finetune"} <= set(sentiment)
+    assert {"majority", "base, no tuning", "linear probe, frozen base", "prefix", "finetune"} <= set(sentiment)
     assert all(0 <= s["accuracy"] <= 1 and 0 <= s["predicted_positive"] <= 1 for s in sentiment.values())
     (tn, fp), (fn, tp) = sentiment["prefix"]["confusion"]
     assert sentiment["prefix"]["accuracy"] == pytest.approx((tn + tp) / (tn + fp + fn + tp))

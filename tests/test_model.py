@@ -63,6 +63,24 @@ def test_loss_ignores_minus_100_targets():
     assert torch.allclose(model(x, y_masked).loss, expected)
 
 
+def test_loss_only_gives_the_same_loss_and_gradients_without_the_logits():
+    x, y = tokens(3, 10), tokens(3, 10, seed=1)
+    y[:, :6] = -100  # a task's source: no target there
+    y[2, 8:] = -100  # and padding
+    grads = []
+    for loss_only in (False, True):
+        model = nano().train()
+        out = model(x, y, loss_only=loss_only)
+        out.loss.backward()
+        grads.append(([out.loss.detach()], [p.grad for p in model.parameters()]))
+        assert (out.logits is None) == loss_only
+    (full_loss, full_grads), (only_loss, only_grads) = grads
+    assert torch.allclose(full_loss[0], only_loss[0], atol=1e-6)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(full_grads, only_grads))
+    with pytest.raises(ValueError, match="needs targets"):
+        nano()(x, loss_only=True)
+
+
 def test_explicit_and_fused_model_paths_agree():
     explicit = nano(attention="explicit").double()
     fused = nano(attention="sdpa").double()

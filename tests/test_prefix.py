@@ -232,8 +232,8 @@ def test_mlp_init_fits_the_real_token_activations():
     kv = base(ids[None]).kv
     target = slots_to_matrix([(k[:, :, -3:], v[:, :, -3:]) for k, v in kv])
     before = torch.mean((prefix.compute_matrix() - target) ** 2).item()
-    after = prefix.init_from_tokens(base, ids, steps=300, lr=1e-2)
-    assert after < 0.05 * before
+    after = prefix.init_from_tokens(base, ids)  # the defaults: the prefix starts as the real keys/values, nearly exactly
+    assert after < 1e-4 * target.var().item() < 1e-4 * before
     with pytest.raises(ValueError, match="needs at least"):
         prefix.init_from_tokens(base, ids[:2])
 

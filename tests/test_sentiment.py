@@ -10,8 +10,9 @@ from minigpt import GPT, preset
 from minigpt.tokenizer import load_tokenizer
 from prefix import PrefixedGPT, PrefixTuning
 from prefix import sentiment
-from prefix.sentiment import (LABEL_WORDS, candidate_rows, classify, label_gaps, logits_fn, review_batches,
-                              review_example, rt_style, sample_perplexity, sentiment_pairs, sentiment_words)
+from prefix.sentiment import (LABEL_WORDS, candidate_rows, classify, cue_features, fit_probe, label_gaps, logits_fn,
+                              review_batches, review_example, rt_style, sample_perplexity, sentiment_pairs,
+                              sentiment_words)
 from prefix.pairs import encode_pair
 
 SENTENCES = ["a charming , funny film .", "dull .", "the plot never comes together , and the actors look bored ."]
@@ -138,3 +139,25 @@ def test_sample_perplexity_is_exp_of_the_mean_token_loss(model, enc):
     assert sample_perplexity(model, enc, texts, batch_size=1) == pytest.approx(expected, rel=1e-6)
     with pytest.raises(ValueError, match="non-empty"):
         sample_perplexity(model, enc, [""])
+
+
+def test_cue_features_are_the_hidden_state_where_the_label_is_predicted(model, enc):
+    feats = cue_features(model, enc, SENTENCES, batch_size=2)  # padded batches of two
+    assert feats.shape == (len(SENTENCES), model.config.n_embd)
+    for i, sentence in enumerate(SENTENCES):
+        idx = torch.tensor([enc.encode_ordinary(sentence + sentiment.CUE)])
+        hidden, _ = model.hidden_states(model.embed(idx))
+        assert torch.allclose(feats[i], hidden[0, -1].float(), atol=1e-6)
+
+
+def test_a_linear_probe_finds_a_direction_that_is_there_and_not_one_that_is_not():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(400, 16, generator=g)
+    y = (x[:, 3] - 0.5 * x[:, 7] > 0).long()  # the label is a direction of the features
+    score = fit_probe(x[:300], y[:300])
+    assert ((score(x[300:]) > 0).long() == y[300:]).float().mean() > 0.95
+    noise = torch.randint(0, 2, (400,), generator=g)  # a label no direction holds
+    score = fit_probe(x[:300], noise[:300])
+    assert abs(((score(x[300:]) > 0).long() == noise[300:]).float().mean() - 0.5) < 0.15
+    with pytest.raises(ValueError, match="0/1"):
+        fit_probe(x, torch.full((400,), 2))

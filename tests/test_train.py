@@ -57,6 +57,23 @@ def test_loss_decreases():
     assert last < first - 1.5, (first, last)
 
 
+def test_loss_only_trains_exactly_as_the_full_logits_do():
+    """cfg.loss_only asks the model for the loss alone (no logits where the target is -100): the same run."""
+    stream_batches = batches(nano())
+
+    def half_masked(split, step):  # the first half of every row has no target, like a task's source
+        x, y = stream_batches(split, step)
+        y = y.clone()
+        y[:, :y.size(1) // 2] = -100
+        return x, y
+
+    runs = [train(nano(), half_masked, config(loss_only=flag), progress=False) for flag in (False, True)]
+    for key in ("loss", "eval_val_loss"):
+        assert np.allclose(runs[0][key], runs[1][key], atol=1e-5), key
+    with pytest.raises(ValueError, match="loss_only"):
+        TrainConfig(loss_only="yes")
+
+
 def test_only_trainable_params_change():
     model = nano()
     frozen = [p for name, p in model.named_parameters() if name.startswith(("wte", "wpe", "blocks.0"))]
