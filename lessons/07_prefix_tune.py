@@ -154,8 +154,8 @@ del untrained
 #
 # Prefix-tuning starts from real tokens, as in the paper: the frozen model reads a text and the MLP is fitted to
 # the keys/values it produces for the last P tokens, closely enough that the prefix starts out as that text's KV
-# cache (a loose fit starts somewhere else: tests/test_course_base.py checks the logits agree). Two texts to choose from (`--init`): words that describe the
-# task, or a real training example, source and target (the paper's real-word init taken to a whole demonstration:
+# cache (a loose fit starts somewhere else: tests/test_course_base.py checks the logits agree). Two texts to choose
+# from (`--init`): words that describe the task, or a real training example, source and target (the paper's real-word init taken to a whole demonstration:
 # the prefix starts out as the end of a solved example, read in context). Prompt tuning starts from the same text.
 # Every method gets the same steps, batches and loop; the learning rates differ (a few thousand prefix numbers
 # want a far larger lr than a whole model). The recipe (lr, P, MLP width, init) comes from a small sweep on

@@ -306,7 +306,8 @@ ax.legend()
 matrix = sentiment["prefix"]["confusion"]
 ax_c.imshow(matrix, cmap="Blues")
 for (i, j), n in ((ij, matrix[ij[0]][ij[1]]) for ij in ((0, 0), (0, 1), (1, 0), (1, 1))):
-    ax_c.text(j, i, str(n), ha="center", va="center", fontsize=14)
+    dark = n > max(max(r) for r in matrix) / 2  # white numbers on the dark cells, black on the light ones
+    ax_c.text(j, i, str(n), ha="center", va="center", fontsize=14, color="white" if dark else "black")
 ax_c.set_xticks([0, 1], ["negative", "positive"])
 ax_c.set_yticks([0, 1], ["negative", "positive"])
 ax_c.set_xlabel("predicted by the prefix")

@@ -129,13 +129,18 @@ def yes_or_no(text: str) -> bool:
     return answers[text.lower()]
 
 
+def flag_type(default):
+    """The argparse type of a dataclass field's flag: its default's type, and yes_or_no for a bool."""
+    return yes_or_no if isinstance(default, bool) else type(default)
+
+
 def add_config_args(parser, default_preset: str = "tiny") -> None:
     """Readable command-line overrides: --preset tiny --n-layer 6 --n-embd 384 ..."""
     parser.add_argument("--preset", default=default_preset, choices=sorted(PRESETS), help="model size preset")
     for f in fields(GPTConfig):
         flag = "--" + f.name.replace("_", "-")
-        kind = yes_or_no if isinstance(f.default, bool) else type(f.default)
-        parser.add_argument(flag, dest=f"cfg_{f.name}", default=None, type=kind, help=f"override GPTConfig.{f.name}")
+        parser.add_argument(flag, dest=f"cfg_{f.name}", default=None, type=flag_type(f.default),
+                            help=f"override GPTConfig.{f.name}")
 
 
 def config_from_args(args, **fixed) -> GPTConfig:
@@ -164,7 +169,7 @@ def add_train_args(parser: argparse.ArgumentParser, help_defaults: dict | None =
             kwargs.update(choices=DTYPES, metavar=None,
                           help=f"fp32, bf16 autocast, or auto: the faster one here (default {default})")
         else:
-            kwargs.update(type=yes_or_no if isinstance(f.default, bool) else type(f.default))
+            kwargs.update(type=flag_type(f.default))
         parser.add_argument(flag, **kwargs)
 
 
