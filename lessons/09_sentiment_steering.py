@@ -37,7 +37,8 @@ import torch
 from tqdm.auto import tqdm
 
 from data.reviews import imdb_reviews, rotten_tomatoes_split
-from lessons.flags import add_prefix_flags, lesson_parser, parse_lesson_args, positive_int, resolve, start_prefix_lesson
+from lessons.flags import (add_prefix_flags, lesson_parser, non_negative_float, parse_lesson_args, positive_int,
+                           resolve, start_prefix_lesson)
 from minigpt.files import write_text_atomic
 from prefix import PrefixedGPT, save_prefix
 from prefix.judge import BagOfWordsJudge
@@ -45,19 +46,23 @@ from prefix.methods import train_method
 from prefix.metrics import accuracy, confusion_matrix, f1_score, macro_f1
 from prefix.pairs import PairBatches
 from prefix.prefixed import generate_fn
-from prefix.sentiment import (cue_features, fit_probe, label_gaps, logits_fn, review_batches, sample_perplexity,
-                              sentiment_pairs, sentiment_words)
+from prefix.sentiment import (cue_features, fit_probe, label_gaps, logits_fn, sample_perplexity, sentiment_pairs,
+                              sentiment_words)
+from prefix.steering import labelled_review_batches, steering_scores, train_steering
 
 parser = lesson_parser(__doc__, base=True)
 add_prefix_flags(parser, steps=(400, 6), n_test=(853, 40), lr_finetune=5e-4,
                  what_steps="sentiment training steps per method", what_test="Rotten Tomatoes test sentences scored")
+parser.add_argument("--label-weight", type=non_negative_float, default=0.0,
+                    help="weight of the review prefixes' label loss (prefix.steering; 0: each on its LM loss alone)")
 parser.add_argument("--review-steps", type=positive_int, default=None, help="steps per review prefix (default 400; --quick 4)")
-parser.add_argument("--samples", type=positive_int, default=None, help="samples per opening and condition (default 16; --quick 2)")
+parser.add_argument("--samples", type=positive_int, default=None,
+                    help="samples per opening and condition (default 32; --quick 2)")
 parser.add_argument("--new-tokens", type=positive_int, default=60, help="tokens sampled after each opening")
 args = parse_lesson_args(parser)
 steps = resolve(args, "steps")
 review_steps = args.review_steps or (4 if args.quick else 400)
-n_samples = args.samples or (2 if args.quick else 16)
+n_samples = args.samples or (2 if args.quick else 32)
 P = args.prefix_len
 eval_batches = 1 if args.quick else 5
 out_dir, device, base, enc, block_size = start_prefix_lesson(parser, args, "09_sentiment_steering", writes=["prefixes"])
@@ -206,8 +211,14 @@ print(f"  words that say positive most: {', '.join(best)}\n  ... and negative: {
 #
 # Now a prefix that changes *what the model writes*. The training text is the end of IMDB reviews of one label,
 # their last 100 tokens, where a review gives its verdict; each row is read after <|endoftext|>, with the plain
-# language-model loss (no label, no judge: `prefix.sentiment.review_batches`). Both prefixes start from the same
-# neutral words, so whatever separates them was learned from the reviews.
+# language-model loss (no judge). Both prefixes start from the same neutral words, so whatever separates them was
+# learned from the reviews. `prefix.steering` trains the two side by side, a batch of each label per step.
+#
+# One number says how much there is to steer: give a validation review to both prefixes and ask which one makes
+# it likelier. If the pair has learned sentiment, the review's own label's prefix wins far more often than half
+# the time. `--label-weight` adds that question to the loss (contrastive prefixes, after Qian et al. 2022): the
+# cross-entropy of p(label | review), which can only fall by making the prefixes differ where the labels differ.
+# It is off by default; exercise 4 says why.
 #
 # Then we sample from the same neutral openings with three conditions: positive prefix, negative prefix and
 # the bare base model. The three share the generator seed, so they draw the same random numbers: the
@@ -216,15 +227,21 @@ print(f"  words that say positive most: {', '.join(best)}\n  ... and negative: {
 # A prefix that won by writing "great great great" would show there.
 
 # %%
-review_prefixes, review_histories = {}, {}
-for name, label in (("positive-review", 1), ("negative-review", 0)):
-    print(f"\n=== {name} prefix ({review_steps} steps on the last 100 tokens of IMDB reviews of label {label}) ===")
-    batches = review_batches(enc, imdb, label, args.batch_size, n_tokens=100, seed=args.seed, device=device,
-                             part="end")
-    model, review_histories[name] = tune("prefix", batches, review_steps, args.lr_prefix,
-                                         init_text=" Here is what I thought of the movie I watched")
-    review_prefixes[name] = model.prefix
-    del model
+review_labels = {"positive-review": 1, "negative-review": 0}  # prefix 0 for label 1, prefix 1 for label 0
+print(f"\n=== review prefixes: {', '.join(review_labels)} ({review_steps} steps on the last 100 tokens of IMDB "
+      f"reviews of their label; label weight {args.label_weight}) ===")
+review_batches_both = labelled_review_batches(enc, imdb, list(review_labels.values()), args.batch_size,
+                                              n_tokens=100, seed=args.seed, device=device, part="end")
+steering_model, review_history = train_steering(
+    base, review_batches_both, len(review_labels), review_steps, args.lr_prefix, weight=args.label_weight,
+    prefix_len=P, init_ids=enc.encode_ordinary(" Here is what I thought of the movie I watched"), seed=args.seed,
+    batch_size=args.batch_size, eval_every=review_steps if args.quick else max(1, review_steps // 3),
+    eval_batches=eval_batches, positions=args.positions, init_steps=20 if args.quick else 300)
+review_prefixes = dict(zip(review_labels, steering_model.prefixes))
+review_scores = steering_scores(steering_model, review_batches_both, n_batches=eval_batches)
+print(f"validation reviews: LM loss {review_scores['lm']:.3f} under their own label's prefix (the base alone "
+      f"{review_scores['base_lm']:.3f}); the pair tells a review's label by which prefix makes it likelier in "
+      f"{review_scores['label_accuracy']:.0%} of them (chance 50%)")
 
 openings = ["This movie", "The film", "I watched this", "The story"]
 conditions = {"no prefix (base)": generate_fn(base),  # each: generate(idx, max_new_tokens, ...) -> tokens
@@ -268,10 +285,13 @@ for cond, group in samples.items():
 # judge. The last column is the fluency check: the frozen base's perplexity on each set of texts. Samples that
 # kept their fluency sit near the base's own samples; real reviews, which the base did not write, sit higher.
 #
-# Why it works here, and what makes it hard: a review's sentiment is worth only a small part of its language-model
-# loss, and openings hardly carry it ("This movie was made in 1985 by ..."); the end of a review is where the
-# verdict is, so the prefixes read the ends. The conditions share their random numbers, so compare samples from
-# the same opening: where the prefix changed nothing, the text is word for word the base's.
+# What makes it hard: a review's sentiment is worth only a small part of its language-model loss, and openings
+# hardly carry it ("This movie was made in 1985 by ..."); the end of a review is where the verdict is, so the
+# prefixes read the ends. The line printed under their training says how much sentiment the pair took in: the
+# share of validation reviews that their own label's prefix makes likelier. Near 50%, the two prefixes model
+# positive and negative reviews almost alike, and their samples differ little; that is the same blind spot as the
+# linear probe of part 1. The conditions share their random numbers, so compare samples from the same opening:
+# where the prefix changed nothing, the text is word for word the base's.
 
 # %% [markdown]
 # ## Saving the prefixes
@@ -340,7 +360,7 @@ print(f"\nwrote {out_dir / 'sentiment.png'}, {out_dir / 'steering.png'}")
 write_text_atomic(out_dir / "results.json", json.dumps({
     "steps": steps, "review_steps": review_steps, "sentiment": sentiment, "judge_accuracy": judge_accuracy,
     "steering": steering, "samples": samples,
-    "histories": {"sentiment": sentiment_histories, "reviews": review_histories}}, indent=1))
+    "review_scores": review_scores, "histories": {"sentiment": sentiment_histories, "reviews": review_history}}, indent=1))
 
 # %% [markdown]
 # ## Exercises
@@ -350,7 +370,11 @@ write_text_atomic(out_dir / "results.json", json.dumps({
 #    logistic regression on them (a few hundred Adam steps) and score it on the test sentences. How close is
 #    this linear probe to the prefix of part 1, which also keeps the base frozen? Then try it on your own
 #    model of lesson 4 (`--ckpt runs/04_pretrain/model.pt`).
-# 2. Train the review prefixes on the first 100 tokens of each review (`review_batches(..., part="start")`)
-#    instead of the last. What happens to the judged shares, and why?
+# 2. Train the review prefixes on the first 100 tokens of each review (`labelled_review_batches(...,
+#    part="start")`) instead of the last. What happens to the judged shares, and why?
 # 3. Make the judge your own: fit `BagOfWordsJudge` on words only (no pairs: change `words_and_pairs`). What does
 #    it lose on the held-out reviews, and on sentences such as "not good at all"?
+# 4. Rerun with `--label-weight 1`. The judged shares move apart; now read the perplexity column and the samples.
+#    What did the prefixes give up, and why does a label loss summed over a whole review (about 100 tokens) weigh
+#    so much more than the per-token LM loss? Try 0.05: where is the balance, and does the pair's "tells the label"
+#    share rise?

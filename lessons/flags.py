@@ -29,22 +29,25 @@ E2E_PREFIX_HELP = "lesson 07's table-to-text prefix (default runs/07_prefix_tune
 
 # -- the flags every lesson has ------------------------------------------------------------------------------------
 
-def _positive(kind, what: str, example: str):
-    """An argparse type: text -> a `kind` > 0 (finite); a bad value ends with argparse's one-line message."""
+def _positive(kind, what: str, example: str, zero_ok=False):
+    """An argparse type: text -> a `kind` > 0 (>= 0 if zero_ok; finite); a bad value ends with argparse's one-line
+    message."""
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-        if not 0 < value < float("inf"):
-            raise argparse.ArgumentTypeError(f"{value} must be a positive number, e.g. {example}")
+        if not (0 <= value if zero_ok else 0 < value) or not value < float("inf"):
+            raise argparse.ArgumentTypeError(f"{value} must be a {'non-negative' if zero_ok else 'positive'} number, "
+                                             f"e.g. {example}")
         return value
-    parse.__name__ = f"positive_{kind.__name__}"
+    parse.__name__ = f"{'non_negative' if zero_ok else 'positive'}_{kind.__name__}"
     return parse
 
 
 positive_int = _positive(int, "a whole number", "16")       # steps, batch sizes, lengths
 positive_float = _positive(float, "a number", "1e-3")       # learning rates
+non_negative_float = _positive(float, "a number", "0.5", zero_ok=True)  # weights that may be off
 
 
 def lesson_parser(doc: str, base: bool = False) -> argparse.ArgumentParser:

@@ -10,9 +10,9 @@ sum the log-probabilities the model gives the word's tokens (teacher forcing): t
 total wins. One forward pass scores a whole word, so labels of several tokens work (" positive" is 3 tokens
 of the course tokenizer), and any model that maps (idx, attention_mask) to logits can be asked.
 
-Controlled generation. The first ~100 tokens of positive (or of negative) IMDB reviews, each read after
+Controlled generation. Pieces of positive (or of negative) IMDB reviews (review_example), each read after
 <|endoftext|> (which is how every review starts in pretraining), train a "positive-review" (or
-"negative-review") prefix: a language-model loss on the review text, nothing else.
+"negative-review") prefix with a language-model loss on the review text (prefix.steering trains the two).
 """
 import math
 import re
@@ -20,7 +20,7 @@ import re
 import torch
 import torch.nn.functional as F
 
-from .pairs import PairBatches, pad_inputs, pad_pairs
+from .pairs import pad_inputs, pad_pairs
 
 LABEL_WORDS = ("negative", "positive")  # index = label, as in data/reviews.py: 0 negative, 1 positive
 CUE = " Sentiment:"
@@ -153,7 +153,7 @@ def rt_style(text):
     return " ".join(text.split())
 
 
-# -- review openings, for the "positive-review" and "negative-review" prefixes ---------------------------------
+# -- pieces of reviews, for the "positive-review" and "negative-review" prefixes (prefix.steering) ---------------
 
 REVIEW_PARTS = ("start", "end")
 
@@ -172,14 +172,6 @@ def review_example(enc, text, n_tokens=100, part="start"):
     else:
         ids = enc.encode_ordinary(text[-10 * n_tokens:])[-n_tokens:]
     return [enc.eot_token] + ids[:-1], ids
-
-
-def review_batches(enc, reviews_by_split, label, batch_size, n_tokens=100, seed=0, device="cpu", part="start"):
-    """get_batch(split, step) over pieces (review_example's `part`) of the reviews with this label (1 positive, 0
-    negative). reviews_by_split: {"train": [(text, label), ...], "val": [...]}, e.g. data.reviews.imdb_reviews."""
-    rows = {split: [review_example(enc, text, n_tokens, part) for text, y in rows if y == label]
-            for split, rows in reviews_by_split.items()}
-    return PairBatches.from_rows(rows, batch_size, enc.eot_token, seed=seed, device=device)
 
 
 @torch.no_grad()

@@ -33,5 +33,8 @@ def test_lesson09_quick(pretrained_ckpt, tmp_path):
     for name, r in steering.items():
         assert 0 <= r["judged_positive"] <= 1, name
         assert 1 < r["perplexity"] < 1e5 and math.isfinite(r["perplexity"]), name
+    scores = results["review_scores"]  # the pair's own measures, printed under the review prefixes' training
+    assert 0 <= scores["label_accuracy"] <= 1 and 0 < scores["lm"] < 20 and 0 < scores["base_lm"] < 20
+    assert "the pair tells a review's label" in stdout
     sizes = {len(texts) for texts in results["samples"].values()}
     assert len(sizes) == 1 and sizes.pop() > 0, "every condition draws the same number of samples"

@@ -47,6 +47,12 @@ def test_lesson08_writes_its_findings(tmp_path, pretrained_ckpt):
     extrapolation = [r for r in results["runs"] if r["study"] == "extrapolation"]
     assert {r["method"] for r in extrapolation} == {"prefix", "finetune"}
     assert all("unseen_names_bleu" in r and "unseen_pairs_bleu" in r for r in extrapolation)
+    # the extrapolation verdicts are on the BLEU lost from the control, one row per held-out set
+    by_method = {r["method"]: r for r in extrapolation}
+    verdicts = {f["finding"]: f["agree"] for f in results["findings"] if f["finding"].startswith("extrapolation")}
+    for key, finding in (("unseen_names", "extrapolation: new names"), ("unseen_pairs", "extrapolation: new food x area")):
+        lost = {m: r["bleu"] - r[f"{key}_bleu"] for m, r in by_method.items()}
+        assert verdicts[finding] == (lost["prefix"] < lost["finetune"])
     table = (tmp_path / "results.md").read_text()
     assert table.startswith("| finding | the paper (GPT-2 medium) | ours (test BLEU) | agree? |")
     assert "| study | setting | test BLEU | val loss | attribute error |" in table

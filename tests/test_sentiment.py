@@ -11,7 +11,7 @@ from minigpt.tokenizer import load_tokenizer
 from prefix import PrefixedGPT, PrefixTuning
 from prefix import sentiment
 from prefix.sentiment import (LABEL_WORDS, candidate_rows, classify, cue_features, fit_probe, label_gaps, logits_fn,
-                              review_batches, review_example, rt_style, sample_perplexity, sentiment_pairs,
+                              review_example, rt_style, sample_perplexity, sentiment_pairs,
                               sentiment_words)
 from prefix.pairs import encode_pair
 
@@ -111,15 +111,6 @@ def test_review_rows_score_every_review_token_and_nothing_else(enc):
     assert x[0] == enc.eot_token and y == ids[-10:] and x[1:] == y[:-1]
     with pytest.raises(ValueError, match="choose one of"):
         review_example(enc, text, part="middle")
-
-    reviews = {"train": [(text, 1), ("Awful. I want my money back.", 0), ("Great!", 1)],
-               "val": [("A joy.", 1), ("Boring.", 0)]}
-    get_batch = review_batches(enc, reviews, label=1, batch_size=2, n_tokens=12, seed=3)
-    assert len(get_batch.encoded["train"]) == 2 and len(get_batch.encoded["val"]) == 1  # positive reviews only
-    xb, yb, mask = get_batch("train", 0)
-    assert torch.equal(xb, get_batch("train", 0)[0])  # deterministic, as train() needs
-    assert (yb[mask == 0] == -100).all() and (yb[mask == 1] != -100).all()  # loss on review tokens, not padding
-    assert not (yb == enc.eot_token).any()
 
 
 def test_rt_style_and_sentiment_words():
