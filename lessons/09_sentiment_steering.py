@@ -230,15 +230,15 @@ print(f"  words that say positive most: {', '.join(best)}\n  ... and negative: {
 review_labels = {"positive-review": 1, "negative-review": 0}  # prefix 0 for label 1, prefix 1 for label 0
 print(f"\n=== review prefixes: {', '.join(review_labels)} ({review_steps} steps on the last 100 tokens of IMDB "
       f"reviews of their label; label weight {args.label_weight}) ===")
-review_batches_both = labelled_review_batches(enc, imdb, list(review_labels.values()), args.batch_size,
+review_batches = labelled_review_batches(enc, imdb, list(review_labels.values()), args.batch_size,
                                               n_tokens=100, seed=args.seed, device=device, part="end")
 steering_model, review_history = train_steering(
-    base, review_batches_both, len(review_labels), review_steps, args.lr_prefix, weight=args.label_weight,
+    base, review_batches, len(review_labels), review_steps, args.lr_prefix, weight=args.label_weight,
     prefix_len=P, init_ids=enc.encode_ordinary(" Here is what I thought of the movie I watched"), seed=args.seed,
     batch_size=args.batch_size, eval_every=review_steps if args.quick else max(1, review_steps // 3),
     eval_batches=eval_batches, positions=args.positions, init_steps=20 if args.quick else 300)
 review_prefixes = dict(zip(review_labels, steering_model.prefixes))
-review_scores = steering_scores(steering_model, review_batches_both, n_batches=eval_batches)
+review_scores = steering_scores(steering_model, review_batches, n_batches=eval_batches)
 print(f"validation reviews: LM loss {review_scores['lm']:.3f} under their own label's prefix (the base alone "
       f"{review_scores['base_lm']:.3f}); the pair tells a review's label by which prefix makes it likelier in "
       f"{review_scores['label_accuracy']:.0%} of them (chance 50%)")
