@@ -118,7 +118,8 @@ def run(study, method, prefix_len=10, reparam="mlp", init="example", n_train=Non
           f"seed={seed} lr={lr}")
     model, history = train_method(
         base, method, batches_for(train_rows, args.seed + seed), steps, lr, batch_size=args.batch_size,
-        prefix_len=prefix_len, reparam=reparam, init_ids=init_token_ids(enc, init, (train_rows[0]["source"], train_rows[0]["target"])), seed=seed,
+        prefix_len=prefix_len, reparam=reparam, seed=seed,
+        init_ids=init_token_ids(enc, init, (train_rows[0]["source"], train_rows[0]["target"])),
         eval_every=steps, eval_batches=2 if args.quick else 5, positions=args.positions,
         init_steps=20 if args.quick else 300, progress=False)
     entry = {"study": study, **settings, "lr": lr, "val_loss": history["eval_val_loss"][-1]}

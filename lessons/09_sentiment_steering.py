@@ -55,7 +55,8 @@ add_prefix_flags(parser, steps=(400, 6), n_test=(853, 40), lr_finetune=5e-4,
                  what_steps="sentiment training steps per method", what_test="Rotten Tomatoes test sentences scored")
 parser.add_argument("--label-weight", type=non_negative_float, default=0.0,
                     help="weight of the review prefixes' label loss (prefix.steering; 0: each on its LM loss alone)")
-parser.add_argument("--review-steps", type=positive_int, default=None, help="steps per review prefix (default 400; --quick 4)")
+parser.add_argument("--review-steps", type=positive_int, default=None,
+                    help="steps of the review prefixes' training (default 400; --quick 4)")
 parser.add_argument("--samples", type=positive_int, default=None,
                     help="samples per opening and condition (default 32; --quick 2)")
 parser.add_argument("--new-tokens", type=positive_int, default=60, help="tokens sampled after each opening")
@@ -230,8 +231,8 @@ print(f"  words that say positive most: {', '.join(best)}\n  ... and negative: {
 review_labels = {"positive-review": 1, "negative-review": 0}  # prefix 0 for label 1, prefix 1 for label 0
 print(f"\n=== review prefixes: {', '.join(review_labels)} ({review_steps} steps on the last 100 tokens of IMDB "
       f"reviews of their label; label weight {args.label_weight}) ===")
-review_batches = labelled_review_batches(enc, imdb, list(review_labels.values()), args.batch_size,
-                                              n_tokens=100, seed=args.seed, device=device, part="end")
+review_batches = labelled_review_batches(enc, imdb, list(review_labels.values()), args.batch_size, n_tokens=100,
+                                         seed=args.seed, device=device, part="end")
 steering_model, review_history = train_steering(
     base, review_batches, len(review_labels), review_steps, args.lr_prefix, weight=args.label_weight,
     prefix_len=P, init_ids=enc.encode_ordinary(" Here is what I thought of the movie I watched"), seed=args.seed,
@@ -365,11 +366,10 @@ write_text_atomic(out_dir / "results.json", json.dumps({
 # %% [markdown]
 # ## Exercises
 #
-# 1. How much sentiment do the frozen features hold? Run the base over the training sentences, average the
-#    final hidden states of each sentence (`base.hidden_states(base.embed(x), None, mask.bool())`), fit a
-#    logistic regression on them (a few hundred Adam steps) and score it on the test sentences. How close is
-#    this linear probe to the prefix of part 1, which also keeps the base frozen? Then try it on your own
-#    model of lesson 4 (`--ckpt runs/04_pretrain/model.pt`).
+# 1. The linear probe of part 1 reads one place, the cue's last token. Average the final hidden states over the
+#    whole sentence instead (`base.hidden_states(base.embed(x), None, mask.bool())`, masked mean over the
+#    sentence's tokens) and fit `fit_probe` on that. Does it hold more sentiment? Then try both on your own model
+#    of lesson 4 (`--ckpt runs/04_pretrain/model.pt`).
 # 2. Train the review prefixes on the first 100 tokens of each review (`labelled_review_batches(...,
 #    part="start")`) instead of the last. What happens to the judged shares, and why?
 # 3. Make the judge your own: fit `BagOfWordsJudge` on words only (no pairs: change `words_and_pairs`). What does

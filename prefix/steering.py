@@ -15,6 +15,8 @@ the labels differ. The loss of a batch:
 
 weight=0 is plain training, each prefix on its own label's reviews.
 """
+from typing import NamedTuple
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -89,22 +91,17 @@ class SteeringLoss(nn.Module):
         return SteeringOutput(lm + self.weight * label_loss, lm, label_loss, accuracy)
 
 
-class SteeringOutput(tuple):
-    """(loss, lm, label_loss, label_accuracy), with names."""
-
-    def __new__(cls, loss, lm, label_loss, label_accuracy):
-        return super().__new__(cls, (loss, lm, label_loss, label_accuracy))
-
-    loss = property(lambda self: self[0])
-    lm = property(lambda self: self[1])
-    label_loss = property(lambda self: self[2])
-    label_accuracy = property(lambda self: self[3])
+class SteeringOutput(NamedTuple):
+    loss: torch.Tensor  # what training minimizes: lm + weight * label_loss
+    lm: torch.Tensor  # per-token LM loss of each review under its own label's prefix
+    label_loss: torch.Tensor | None  # cross-entropy of p(label | review); None when not computed (see forward)
+    label_accuracy: torch.Tensor | None  # share of reviews whose own prefix makes them likeliest
 
 
 def labelled_review_batches(enc, reviews_by_split, labels, batch_size, n_tokens=100, seed=0, device="cpu",
                             part="end"):
     """get_batch(split, step) -> (x, y, attention_mask, labels): batch_size reviews of each label, so each prefix
-    trains on as many reviews per step as a prefix trained alone (prefix.sentiment.review_batches).
+    trains on as many reviews per step as it would trained alone.
 
     reviews_by_split: {"train": [(text, label), ...], "val": [...]}, e.g. data.reviews.imdb_reviews. labels: the
     label of prefix 0, 1, ... (e.g. [1, 0]: prefix 0 positive). Each review is a row of
@@ -118,6 +115,7 @@ def labelled_review_batches(enc, reviews_by_split, labels, batch_size, n_tokens=
         empty = [split for split, r in rows.items() if not r]
         if empty:
             raise ValueError(f"no review of label {label!r} in split(s) {empty}.")
+        # each label its own shuffle (seed * 7 + k), seeded, so a resumed run sees the same batches
         sources.append(PairBatches.from_rows(rows, batch_size, enc.eot_token, seed=seed * 7 + k, device=device))
 
     def get_batch(split, step):
