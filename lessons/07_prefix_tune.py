@@ -2,7 +2,7 @@
 
 Run it from the repo root:
 
-    python -m lessons.07_prefix_tune           # ~8.5 minutes on an idle 2-core CPU
+    python -m lessons.07_prefix_tune           # about 7 minutes on an idle 2-core CPU
     python -m lessons.07_prefix_tune --quick   # about a minute (a few steps: the numbers mean little)
 
 Starts from the course base (data/course_base/, shipped with the course); `--ckpt runs/04_pretrain/model.pt`
@@ -204,15 +204,15 @@ for method in args.methods:
 #
 # A step timed alone depends on what the machine did just before (a fresh process is slow at first, another
 # program may be busy). So the trained models take turns, one step each, on the same batch, and we keep the
-# median per method: whatever slows the machine slows every method alike, and the ratio is fair. We do that three
-# times and report the spread, because one race can be lucky.
+# median per method: whatever slows the machine slows every method alike, and the ratio is fair. A race is 30 turns,
+# and we run three and report the spread, because one race can be lucky.
 #
 # What to expect: prefix-tuning skips the weight gradients and their AdamW update, about a third of a fine-tuning
 # step at most. It still needs the whole forward pass and the gradient through every layer (each layer reads the
 # prefix), and its P extra keys make attention a little more work. So the saving is a fraction of that third.
 
 # %%
-races = [step_times_side_by_side(models, batches("train", 0), rounds=1 if args.quick else 10) for _ in range(3)]
+races = [step_times_side_by_side(models, batches("train", 0), rounds=1 if args.quick else 30) for _ in range(3)]
 for method in models:
     results[method]["step_s"] = sorted(r[method] for r in races)[1]  # the median of the three races
     results[method]["step_s_runs"] = [r[method] for r in races]

@@ -2,7 +2,7 @@
 
 Run it from the repo root:
 
-    python -m lessons.09_sentiment_steering           # about 6 minutes on an idle 2-core CPU
+    python -m lessons.09_sentiment_steering           # about 7 minutes on an idle 2-core CPU
     python -m lessons.09_sentiment_steering --quick   # about a minute (a few steps: the numbers mean little)
 
 Starts from the course base (data/course_base/, shipped with the course); `--ckpt runs/04_pretrain/model.pt`
@@ -37,8 +37,8 @@ import torch
 from tqdm.auto import tqdm
 
 from data.reviews import imdb_reviews, rotten_tomatoes_split
-from lessons.flags import (add_prefix_flags, lesson_parser, non_negative_float, parse_lesson_args, positive_int,
-                           resolve, start_prefix_lesson)
+from lessons.flags import (add_prefix_flags, lesson_parser, non_negative_float, parse_lesson_args, positive_float,
+                           positive_int, resolve, start_prefix_lesson)
 from minigpt.files import write_text_atomic
 from prefix import PrefixedGPT, save_prefix
 from prefix.judge import BagOfWordsJudge
@@ -51,8 +51,10 @@ from prefix.sentiment import (cue_features, fit_probe, label_gaps, logits_fn, sa
 from prefix.steering import labelled_review_batches, steering_scores, train_steering
 
 parser = lesson_parser(__doc__, base=True)
-add_prefix_flags(parser, steps=(400, 6), n_test=(853, 40), lr_finetune=5e-4,
+add_prefix_flags(parser, steps=(1200, 6), n_test=(853, 40), lr_prefix=1e-3, lr_finetune=5e-4,
                  what_steps="sentiment training steps per method", what_test="Rotten Tomatoes test sentences scored")
+parser.add_argument("--lr-review", type=positive_float, default=1e-2,
+                    help="learning rate of the two review prefixes (--lr-prefix is the sentiment prefix's)")
 parser.add_argument("--label-weight", type=non_negative_float, default=0.0,
                     help="weight of the review prefixes' label loss (prefix.steering; 0: each on its LM loss alone)")
 parser.add_argument("--review-steps", type=positive_int, default=None,
@@ -97,6 +99,12 @@ def tune(method, batches, n_steps, lr, init_text=None):
 # * **base, no tuning**: the frozen model with the cue alone, zero-shot;
 # * **prefix**: P keys/values per layer, trained; the base stays frozen;
 # * **fine-tune**: every weight trained, the same steps on the same batches.
+#
+# The prefix trains at lr 1e-3, ten times below lesson 7's. A label is one decision per sentence, and the easiest
+# way to lower its loss is to learn the answer's form and the base rate: at lesson 7's lr the prefix soon gives
+# every sentence the same word, and then stays there (exercise 5 lets you watch it). At 1e-3 it is slower to
+# settle on a form and goes on to read the sentence. It gets the steps to do so: 1,200, about three passes over the
+# training sentences (fine-tuning gets the same, and is done far sooner).
 
 # %%
 try:
@@ -234,7 +242,7 @@ print(f"\n=== review prefixes: {', '.join(review_labels)} ({review_steps} steps 
 review_batches = labelled_review_batches(enc, imdb, list(review_labels.values()), args.batch_size, n_tokens=100,
                                          seed=args.seed, device=device, part="end")
 steering_model, review_history = train_steering(
-    base, review_batches, len(review_labels), review_steps, args.lr_prefix, weight=args.label_weight,
+    base, review_batches, len(review_labels), review_steps, args.lr_review, weight=args.label_weight,
     prefix_len=P, init_ids=enc.encode_ordinary(" Here is what I thought of the movie I watched"), seed=args.seed,
     batch_size=args.batch_size, eval_every=review_steps if args.quick else max(1, review_steps // 3),
     eval_batches=eval_batches, positions=args.positions, init_steps=20 if args.quick else 300)
@@ -327,7 +335,7 @@ ax.legend()
 matrix = sentiment["prefix"]["confusion"]
 ax_c.imshow(matrix, cmap="Blues")
 for (i, j), n in ((ij, matrix[ij[0]][ij[1]]) for ij in ((0, 0), (0, 1), (1, 0), (1, 1))):
-    dark = n > max(max(r) for r in matrix) / 2  # white numbers on the dark cells, black on the light ones
+    dark = n > (min(min(r) for r in matrix) + max(max(r) for r in matrix)) / 2  # white on the dark half of the colours
     ax_c.text(j, i, str(n), ha="center", va="center", fontsize=14, color="white" if dark else "black")
 ax_c.set_xticks([0, 1], ["negative", "positive"])
 ax_c.set_yticks([0, 1], ["negative", "positive"])
@@ -378,3 +386,6 @@ write_text_atomic(out_dir / "results.json", json.dumps({
 #    What did the prefixes give up, and why does a label loss summed over a whole review (about 100 tokens) weigh
 #    so much more than the per-token LM loss? Try 0.05: where is the balance, and does the pair's "tells the label"
 #    share rise?
+# 5. Train the sentiment prefix at lesson 7's learning rate, `--lr-prefix 1e-2`. Read its row: the "predicted
+#    positive" share and the spread of the gap. What did it learn, and what did it never learn? Then go back to
+#    1e-3 with `--steps 2400`: is the prefix done at 1,200 steps? (The review prefixes keep their own `--lr-review`.)
