@@ -73,7 +73,8 @@ out_dir, device, base, enc, block_size = start_prefix_lesson(parser, args, "09_s
 
 
 def tune(method, batches, n_steps, lr, init_text=None):
-    """A prefix (P, MLP reparameterization) or a full fine-tuning copy, trained by lesson 7's recipe."""
+    """A prefix (P, MLP reparameterization, from init_text's keys/values) or a full fine-tuning copy, in lesson 7's
+    loop; the learning rate and steps are this lesson's own."""
     init_ids = enc.encode_ordinary(init_text) if init_text else None
     return train_method(base, method, batches, n_steps, lr, batch_size=args.batch_size, prefix_len=P,
                         init_ids=init_ids, seed=args.seed, eval_every=n_steps if args.quick else max(1, n_steps // 3),
@@ -367,7 +368,9 @@ fig.savefig(out_dir / "steering.png", dpi=120)
 print(f"\nwrote {out_dir / 'sentiment.png'}, {out_dir / 'steering.png'}")
 
 write_text_atomic(out_dir / "results.json", json.dumps({
-    "steps": steps, "review_steps": review_steps, "sentiment": sentiment, "judge_accuracy": judge_accuracy,
+    "steps": steps, "review_steps": review_steps, "lr": {"prefix": args.lr_prefix, "finetune": args.lr_finetune,
+                                                         "review": args.lr_review},
+    "sentiment": sentiment, "judge_accuracy": judge_accuracy,
     "steering": steering, "samples": samples,
     "review_scores": review_scores, "histories": {"sentiment": sentiment_histories, "reviews": review_history}}, indent=1))
 

@@ -211,8 +211,10 @@ def add_prefix_flags(parser, steps, n_test, lr_prefix=1e-2, lr_finetune=1e-3, wh
         parser.add_argument("--batch-size", type=positive_int, default=16)
     parser.add_argument("--positions", choices=POSITIONS, default="after_prefix",
                         help="where real tokens are numbered: after the prefix (PEFT's rule, the default here) or from 0")
-    parser.add_argument("--lr-prefix", type=positive_float, default=lr_prefix)
-    parser.add_argument("--lr-finetune", type=positive_float, default=lr_finetune)
+    parser.add_argument("--lr-prefix", type=positive_float, default=lr_prefix,
+                        help=f"learning rate of the prefix (default {lr_prefix:g})")
+    parser.add_argument("--lr-finetune", type=positive_float, default=lr_finetune,
+                        help=f"learning rate of full fine-tuning (default {lr_finetune:g})")
 
 
 def start_prefix_lesson(parser, args, lesson: str, writes=()):

@@ -1,6 +1,6 @@
 """The prefix-tuning recipe for the course base, found by measurement: a small sweep, in three rounds.
 
-    python -m lessons.sweep_prefix_recipe            # ~26 minutes on an idle 2-core CPU (14 runs)
+    python -m lessons.sweep_prefix_recipe            # 14-26 minutes on a 2-core CPU (14 runs)
     python -m lessons.sweep_prefix_recipe --quick    # a minute: two runs of a few steps (checks the script)
 
 Round 1: learning rate x initialization (task words, or the keys/values of a real training example), P=10, MLP 512.
