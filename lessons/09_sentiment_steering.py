@@ -2,7 +2,7 @@
 
 Run it from the repo root:
 
-    python -m lessons.09_sentiment_steering           # about 7 minutes on an idle 2-core CPU
+    python -m lessons.09_sentiment_steering           # about 8-10 minutes on an idle 2-core CPU
     python -m lessons.09_sentiment_steering --quick   # about a minute (a few steps: the numbers mean little)
 
 Starts from the course base (data/course_base/, shipped with the course); `--ckpt runs/04_pretrain/model.pt`
@@ -18,7 +18,7 @@ sentiment, positive-review and negative-review prefixes, which lesson 10 serves)
 # 1. **classification**: is a Rotten Tomatoes sentence positive or negative? The prefix makes the model
 #    answer with a word (prefix vs full fine-tuning);
 # 2. **steering**: a positive-review and a negative-review prefix make the frozen model write reviews of one
-#    kind. A judge that shares nothing with the model decides what kind each sample is: a bag-of-words
+#    kind, sampled alone or contrasted with each other. A judge that shares nothing with the model decides what kind each sample is: a bag-of-words
 #    logistic regression fitted to the IMDB labels (`prefix/judge.py`).
 
 # %%
@@ -48,7 +48,7 @@ from prefix.pairs import PairBatches
 from prefix.prefixed import generate_fn
 from prefix.sentiment import (cue_features, fit_probe, label_gaps, logits_fn, sample_perplexity, sentiment_pairs,
                               sentiment_words)
-from prefix.steering import labelled_review_batches, steering_scores, train_steering
+from prefix.steering import ContrastedPrefixes, labelled_review_batches, steering_scores, train_steering
 
 parser = lesson_parser(__doc__, base=True)
 add_prefix_flags(parser, steps=(1200, 6), n_test=(853, 40), lr_prefix=1e-3, lr_finetune=5e-4,
@@ -62,6 +62,11 @@ parser.add_argument("--review-steps", type=positive_int, default=None,
 parser.add_argument("--samples", type=positive_int, default=None,
                     help="samples per opening and condition (default 32; --quick 2)")
 parser.add_argument("--new-tokens", type=positive_int, default=60, help="tokens sampled after each opening")
+CONTRAST_GRID = (0, 2, 4, 8)
+parser.add_argument("--contrast", type=non_negative_float, default=None,
+                    help="alpha of the contrasted samples: how hard each review prefix is pushed away from the other "
+                         f"(prefix.steering.ContrastedPrefixes; 0: plain sampling). Default: chosen on validation "
+                         f"openings from {', '.join(map(str, CONTRAST_GRID))}")
 args = parse_lesson_args(parser)
 steps = resolve(args, "steps")
 review_steps = args.review_steps or (4 if args.quick else 400)
@@ -230,11 +235,24 @@ print(f"  words that say positive most: {', '.join(best)}\n  ... and negative: {
 # cross-entropy of p(label | review), which can only fall by making the prefixes differ where the labels differ.
 # It is off by default; exercise 4 says why.
 #
-# Then we sample from the same neutral openings with three conditions: positive prefix, negative prefix and
-# the bare base model. The three share the generator seed, so they draw the same random numbers: the
-# differences come from the prefix. The judge reads every sample. And fluency: the base model's perplexity on
-# each set of samples (`prefix.sentiment.sample_perplexity`), beside its perplexity on its own unprefixed samples.
-# A prefix that won by writing "great great great" would show there.
+# Then we sample from the same neutral openings: the bare base model, each prefix, and each prefix *contrasted*
+# with the other. Two prefixes that differ a little give samples that differ a little; contrasted sampling makes the
+# most of that difference (`prefix.steering.ContrastedPrefixes`, the expert and anti-expert of DExperts, Liu et al.
+# 2021). At every step it reads the text behind both prefixes, in one batch, and samples from
+#
+#     z = z_positive + alpha * (z_positive - z_negative)
+#
+# (for the negative side, the other way round) among the tokens the wanted prefix itself finds likeliest (its top
+# 50), so a word neither prefix would write cannot win. alpha = 0 is plain sampling from the prefix. The larger
+# alpha, the harder the push, and the further the text drifts from what the base would write. So alpha is chosen by
+# measurement, on *validation* openings (other words, other random numbers): the smallest alpha of the grid whose
+# samples meet both targets there (judged positive >= 0.80 for the positive side, <= 0.20 for the negative); the
+# test openings are read once, at that alpha.
+#
+# All conditions share the generator seed, so they draw the same random numbers: the differences come from the
+# prefixes. The judge reads every sample. And fluency: the base model's perplexity on each set of samples
+# (`prefix.sentiment.sample_perplexity`), beside its perplexity on its own unprefixed samples. A sampler that won by
+# writing "great great great" would show there.
 
 # %%
 review_labels = {"positive-review": 1, "negative-review": 0}  # prefix 0 for label 1, prefix 1 for label 0
@@ -253,32 +271,66 @@ print(f"validation reviews: LM loss {review_scores['lm']:.3f} under their own la
       f"{review_scores['base_lm']:.3f}); the pair tells a review's label by which prefix makes it likelier in "
       f"{review_scores['label_accuracy']:.0%} of them (chance 50%)")
 
-openings = ["This movie", "The film", "I watched this", "The story"]
-conditions = {"no prefix (base)": generate_fn(base),  # each: generate(idx, max_new_tokens, ...) -> tokens
-              "positive prefix": generate_fn(PrefixedGPT(base, review_prefixes["positive-review"]).eval()),
-              "negative prefix": generate_fn(PrefixedGPT(base, review_prefixes["negative-review"]).eval())}
-samples = {c: [] for c in conditions}
-for k, opening in enumerate(tqdm(openings, desc="sampling", unit="opening")):
-    prompt = torch.tensor([[enc.eot_token] + enc.encode_ordinary(opening)] * n_samples, device=device)
-    for cond, sample in conditions.items():
-        gen = torch.Generator(device=device).manual_seed(args.seed + k)  # the same random numbers for every condition
+def draw(sample, openings, seed):
+    """n_samples texts per opening from one condition; every condition draws the same random numbers (seed + k)."""
+    texts = []
+    for k, opening in enumerate(openings):
+        prompt = torch.tensor([[enc.eot_token] + enc.encode_ordinary(opening)] * n_samples, device=device)
+        gen = torch.Generator(device=device).manual_seed(seed + k)
         out = sample(prompt, args.new_tokens, temperature=0.9, top_k=50, generator=gen)
         for row in out[:, 1:].tolist():  # [1:]: drop the <|endoftext|> in front
             if enc.eot_token in row:  # the review ended; what follows would be another document
                 row = row[:row.index(enc.eot_token)]
-            samples[cond].append(enc.decode(row))
+            texts.append(enc.decode(row))
+    return texts
+
+
+def contrasted(alpha):
+    """The two contrasted samplers at one alpha: each review prefix pushed away from the other one."""
+    pos, neg = review_prefixes["positive-review"], review_prefixes["negative-review"]
+    return {"positive": ContrastedPrefixes(base, pos, neg, alpha).eval().generate,
+            "negative": ContrastedPrefixes(base, neg, pos, alpha).eval().generate}
+
+
+def judged(texts):
+    pos_words, neg_words = sentiment_words(texts)
+    return {"judged_positive": sum(judge.predict(texts)) / len(texts), "positive_words": pos_words,
+            "negative_words": neg_words, "perplexity": sample_perplexity(base, enc, texts, device=device)}
+
+
+# how hard to push: chosen on validation openings (other words, other random numbers), never on the test ones
+val_openings, val_seed = ["It was", "My wife and I", "When I first saw", "This is"], args.seed + 100
+curve = {}
+for alpha in tqdm(CONTRAST_GRID, desc="contrast on validation openings", unit="alpha"):
+    curve[alpha] = {side: judged(draw(sample, val_openings, val_seed)) for side, sample in contrasted(alpha).items()}
+meets = [a for a in CONTRAST_GRID if curve[a]["positive"]["judged_positive"] >= 0.8
+         and curve[a]["negative"]["judged_positive"] <= 0.2]
+alpha = args.contrast if args.contrast is not None else (
+    meets[0] if meets else max(CONTRAST_GRID, key=lambda a: curve[a]["positive"]["judged_positive"]
+                               - curve[a]["negative"]["judged_positive"]))
+print("validation openings, judged positive (positive / negative side) and base perplexity, by alpha:\n  " +
+      "\n  ".join(f"alpha {a:g}: {c['positive']['judged_positive']:.2f} / {c['negative']['judged_positive']:.2f}, "
+                  f"perplexity {c['positive']['perplexity']:.1f} / {c['negative']['perplexity']:.1f}"
+                  for a, c in curve.items()))
+print(f"alpha = {alpha:g}: " + ("given by --contrast" if args.contrast is not None else
+      "the smallest that meets both targets (>= 0.80 / <= 0.20) on the validation openings" if meets else
+      "no alpha met both targets on the validation openings: the one that separates the two sides most"))
+
+openings = ["This movie", "The film", "I watched this", "The story"]
+conditions = {"no prefix (base)": generate_fn(base),  # each: generate(idx, max_new_tokens, ...) -> tokens
+              "positive prefix": generate_fn(PrefixedGPT(base, review_prefixes["positive-review"]).eval()),
+              "negative prefix": generate_fn(PrefixedGPT(base, review_prefixes["negative-review"]).eval()),
+              **{f"{side} prefix, contrasted": sample for side, sample in contrasted(alpha).items()}}
+samples = {cond: draw(sample, openings, args.seed) for cond, sample in tqdm(conditions.items(), desc="sampling",
+                                                                             unit="condition")}
 
 n_real = 10 if args.quick else 100
 real = {label: [enc.decode(enc.encode_ordinary(t)[:args.new_tokens + 3]) for t, y in imdb["val"] if y == label][:n_real]
         for label in (0, 1)}
 texts = {"real negative openings": real[0], "real positive openings": real[1], **samples}
-steering = {}
-for name, group in texts.items():
-    pos_words, neg_words = sentiment_words(group)
-    steering[name] = {"judged_positive": sum(judge.predict(group)) / len(group), "positive_words": pos_words,
-                      "negative_words": neg_words, "perplexity": sample_perplexity(base, enc, group, device=device)}
-print(f"\n{n_samples * len(openings)} samples per condition ({args.new_tokens} tokens), {n_real} real openings per "
-      f"label of the same length:")
+steering = {name: judged(group) for name, group in texts.items()}
+print(f"\n{n_samples * len(openings)} samples per condition ({args.new_tokens} tokens; contrasted: alpha {alpha:g}), "
+      f"{n_real} real openings per label of the same length:")
 print("| texts | judged positive | positive words / text | negative words / text | base perplexity |\n|---|---|---|---|---|")
 for name, r in steering.items():
     print(f"| {name} | {r['judged_positive']:.2f} | {r['positive_words']:.2f} | {r['negative_words']:.2f} | "
@@ -290,18 +342,21 @@ for cond, group in samples.items():
 
 # %% [markdown]
 # How to read it. The two "real" rows are the scale: how the judge sees real openings of each kind, of the same
-# length as the samples. Steering works when the positive prefix's samples are judged positive far more often
-# than the base's, and the negative prefix's far less often. The word counts are a cruder, transparent second
-# judge. The last column is the fluency check: the frozen base's perplexity on each set of texts. Samples that
-# kept their fluency sit near the base's own samples; real reviews, which the base did not write, sit higher.
+# length as the samples. Steering works when the positive side's samples are judged positive far more often than
+# the base's, and the negative side's far less often. The word counts are a cruder, transparent second judge. The
+# last column is the fluency check: the frozen base's perplexity on each set of texts. Samples that kept their
+# fluency sit near the base's own samples; real reviews, which the base did not write, sit higher.
 #
-# What makes it hard: a review's sentiment is worth only a small part of its language-model loss, and openings
-# hardly carry it ("This movie was made in 1985 by ..."); the end of a review is where the verdict is, so the
-# prefixes read the ends. The line printed under their training says how much sentiment the pair took in: the
+# What makes plain sampling weak: a review's sentiment is worth only a small part of its language-model loss, and
+# openings hardly carry it ("This movie was made in 1985 by ..."); the end of a review is where the verdict is, so
+# the prefixes read the ends. The line printed under their training says how much sentiment the pair took in: the
 # share of validation reviews that their own label's prefix makes likelier. Near 50%, the two prefixes model
-# positive and negative reviews almost alike, and their samples differ little; that is the same blind spot as the
-# linear probe of part 1. The conditions share their random numbers, so compare samples from the same opening:
-# where the prefix changed nothing, the text is word for word the base's.
+# positive and negative reviews almost alike, and their plain samples differ little; that is the same blind spot
+# as the linear probe of part 1. Yet "almost alike" is not "alike": the difference of their logits points the same
+# way at every step, and contrasted sampling adds it up over 60 tokens. What it costs is on the right of
+# steering.png: the judged share and the perplexity against alpha, on the validation openings. The conditions share
+# their random numbers, so compare samples from the same opening: where a prefix changed nothing, the text is word
+# for word the base's.
 
 # %% [markdown]
 # ## Saving the prefixes
@@ -346,22 +401,40 @@ ax_c.set_title("The prefix's confusion matrix")
 fig.tight_layout()
 fig.savefig(out_dir / "sentiment.png", dpi=120)
 
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(17, 4.8), gridspec_kw={"width_ratios": [3, 3, 2]})
 names = list(steering)
-colors = ["lightgray", "darkgray", "tab:blue", "tab:green", "tab:red"]
+colors = ["lightgray", "darkgray", "tab:blue", "tab:green", "tab:red", "darkgreen", "darkred"]
 labels = [n.replace(" ", "\n") for n in names]
 ax1.bar(range(len(names)), [steering[n]["judged_positive"] for n in names], color=colors)
-ax1.set_xticks(range(len(names)), labels, fontsize=8)
+ax1.set_xticks(range(len(names)), labels, fontsize=7)
 ax1.set_ylim(0, 1)
 ax1.axhline(0.5, color="gray", linestyle=":", linewidth=1)
-ax1.set_xlabel("texts (gray: real IMDB openings of the same length)")
+for target in (0.8, 0.2):
+    ax1.axhline(target, color="black", linestyle="--", linewidth=0.8)
+ax1.set_xlabel(f"texts (gray: real IMDB openings; contrasted: alpha {alpha:g}; dashed: the targets)")
 ax1.set_ylabel("share judged positive (bag-of-words judge)")
 ax1.set_title(f"Independent judge ({judge_accuracy:.0%} on held-out IMDB reviews)")
 ax2.bar(range(len(names)), [steering[n]["perplexity"] for n in names], color=colors)
-ax2.set_xticks(range(len(names)), labels, fontsize=8)
+ax2.set_xticks(range(len(names)), labels, fontsize=7)
 ax2.set_xlabel("texts")
 ax2.set_ylabel("perplexity of the frozen base (no prefix)")
 ax2.set_title("Fluency: what the base thinks of each text")
+for side, color in (("positive", "darkgreen"), ("negative", "darkred")):
+    ax3.plot(list(curve), [c[side]["judged_positive"] for c in curve.values()], marker="o", color=color,
+             label=f"{side} side: judged positive")
+ax3.axhline(0.8, color="black", linestyle="--", linewidth=0.8)
+ax3.axhline(0.2, color="black", linestyle="--", linewidth=0.8)
+ax3.axvline(alpha, color="gray", linestyle=":", linewidth=1)
+ax3.set_ylim(0, 1)
+ax3.set_xlabel("alpha (0: plain sampling from the prefix)")
+ax3.set_ylabel("share judged positive")
+ax3.set_title("Contrasted sampling, validation openings")
+ax3b = ax3.twinx()
+ax3b.plot(list(curve), [(c["positive"]["perplexity"] + c["negative"]["perplexity"]) / 2 for c in curve.values()],
+          color="tab:purple", linestyle="-.", marker=".", label="base perplexity (mean of both sides)")
+ax3b.set_ylabel("base perplexity", color="tab:purple")
+lines = ax3.get_legend_handles_labels(), ax3b.get_legend_handles_labels()
+ax3.legend(lines[0][0] + lines[1][0], lines[0][1] + lines[1][1], fontsize=7, loc="center right")
 fig.suptitle(f"Steering the frozen model with two prefixes ({n_samples * len(openings)} samples per condition)")
 fig.tight_layout()
 fig.savefig(out_dir / "steering.png", dpi=120)
@@ -372,6 +445,8 @@ write_text_atomic(out_dir / "results.json", json.dumps({
                                                          "review": args.lr_review},
     "sentiment": sentiment, "judge_accuracy": judge_accuracy,
     "steering": steering, "samples": samples,
+    "contrast": {"alpha": alpha, "chosen_on_validation": args.contrast is None, "validation_openings": val_openings,
+                 "curve": {str(a): c for a, c in curve.items()}},
     "review_scores": review_scores, "histories": {"sentiment": sentiment_histories, "reviews": review_history}}, indent=1))
 
 # %% [markdown]
@@ -392,3 +467,6 @@ write_text_atomic(out_dir / "results.json", json.dumps({
 # 5. Train the sentiment prefix at lesson 7's learning rate, `--lr-prefix 1e-2`. Read its row: the "predicted
 #    positive" share and the spread of the gap. What did it learn, and what did it never learn? Then go back to
 #    1e-3 with `--steps 2400`: is the prefix done at 1,200 steps? (The review prefixes keep their own `--lr-review`.)
+# 6. Contrasted sampling: rerun with `--contrast 20`. Read the samples, not only the shares: what does a sampler
+#    that pushes that hard write, and which column of the table says so? Then with `--label-weight 1 --contrast 0`:
+#    which of the two ways of separating the prefixes keeps the base's fluency better, at equal judged shares?

@@ -14,6 +14,14 @@ the labels differ. The loss of a batch:
          + weight * (cross-entropy of p(label | review), per review)
 
 weight=0 is plain training, each prefix on its own label's reviews.
+
+Sampling can make the most of what little separates two prefixes (ContrastedPrefixes): at each step, push the
+next-token logits of the wanted prefix away from those of the other one,
+
+    z = z_toward + alpha * (z_toward - z_away),   over the tokens z_toward's own top-k keeps
+
+(the expert and anti-expert of DExperts, Liu et al. 2021, here two prefixes of one frozen base). alpha=0 is plain
+sampling from the wanted prefix; the top-k rule keeps every token one the wanted prefix itself finds plausible.
 """
 from typing import NamedTuple
 
@@ -21,12 +29,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from minigpt.generate import generate
+from minigpt.model import GPTOutput
 from minigpt.train import train
 
 from .freeze import freeze
 from .methods import build_tuned, method_train_config
 from .pairs import PairBatches
-from .prefixed import PrefixedGPT
+from .prefixed import PrefixedGPT, stack_slots
 from .sentiment import review_example
 
 
@@ -162,3 +172,55 @@ def steering_scores(model, get_batch, n_batches=5, split="val"):
         totals["base_lm"] += model.base(x, y, mask).loss.item() / n_batches
     model.train(was_training)
     return totals
+
+
+class ContrastedPrefixes(nn.Module):
+    """Sample as the `toward` prefix would, pushed away from the `away` prefix (the formula at the top).
+
+    One forward pass reads each row twice, in one batch of 2B rows: rows 0..B-1 behind `toward`'s keys/values,
+    rows B..2B-1 behind `away`'s. So generate() and its KV cache work unchanged: the cache holds 2B rows.
+
+        pair = ContrastedPrefixes(base, positive_prefix, negative_prefix, alpha=2.0)
+        tokens = pair.generate(idx, 60, temperature=0.9, top_k=50, generator=gen)   # idx: (B, T)
+    """
+
+    def __init__(self, base, toward, away, alpha=1.0, plausible_k=50):
+        super().__init__()
+        if not (isinstance(alpha, (int, float)) and not isinstance(alpha, bool) and alpha >= 0):
+            raise ValueError(f"alpha={alpha!r}: give a number >= 0 (0 = plain sampling from the `toward` prefix).")
+        if isinstance(plausible_k, bool) or not isinstance(plausible_k, int) or plausible_k < 1:
+            raise ValueError(f"plausible_k={plausible_k!r}: give a whole number >= 1 of tokens to choose among.")
+        if toward.position_offset() != away.position_offset():
+            raise ValueError("the two prefixes number the real tokens differently; train them with the same positions "
+                             "and P.")
+        freeze(base)
+        self.base, self.toward, self.away = base, toward, away
+        self.alpha, self.plausible_k = float(alpha), plausible_k
+        self.config = base.config
+
+    def train(self, mode=True):
+        super().train(mode)
+        self.base.eval()
+        return self
+
+    def slots(self, batch_size):
+        """Per layer (k, v), each (2B, H, P, D): `toward`'s for the first B rows, `away`'s for the next B."""
+        return stack_slots([self.toward.slots(self.base, batch_size), self.away.slots(self.base, batch_size)])
+
+    @torch.no_grad()
+    def forward(self, idx, slots=None, pos_offset=0):
+        """idx (B, T) -> GPTOutput with the contrasted logits (B, T, V) and the (2B-row) keys/values for the cache.
+        slots: 2B rows (self.slots, or the cache of an earlier call)."""
+        out = self.base(torch.cat([idx, idx]), slots=self.slots(idx.size(0)) if slots is None else slots,
+                        pos_offset=pos_offset)
+        z_toward, z_away = out.logits.chunk(2)  # (B, T, V) each
+        z = z_toward + self.alpha * (z_toward - z_away)
+        k = min(self.plausible_k, z.size(-1))
+        kth = torch.topk(z_toward, k, dim=-1).values[..., -1:]  # (B, T, 1): the k-th likeliest under `toward`
+        return GPTOutput(z.masked_fill(z_toward < kth, float("-inf")), None, out.kv)
+
+    @torch.no_grad()
+    def generate(self, idx, max_new_tokens, **kwargs):
+        """minigpt.generate with the contrasted logits (temperature, top_k, generator, stop_token as there)."""
+        return generate(self, idx, max_new_tokens, slots=self.slots(idx.size(0)),
+                        pos_offset=self.toward.position_offset(), **kwargs)

@@ -29,7 +29,14 @@ def test_lesson09_quick(pretrained_ckpt, tmp_path):
     assert sentiment["prefix"]["predicted_positive"] == pytest.approx((fp + tp) / (tn + fp + fn + tp))
     assert 0.55 < results["judge_accuracy"] <= 1  # the judge is fitted on real labels even in --quick
     steering = results["steering"]
-    assert {"no prefix (base)", "positive prefix", "negative prefix"} <= set(steering)
+    assert {"no prefix (base)", "positive prefix", "negative prefix", "positive prefix, contrasted",
+            "negative prefix, contrasted"} <= set(steering)
+    assert "| negative prefix, contrasted |" in stdout and "on the validation openings" in stdout
+    contrast = results["contrast"]  # alpha chosen on the validation openings, from the grid the lesson measured
+    assert contrast["chosen_on_validation"] and str(contrast["alpha"]) in contrast["curve"]
+    assert set(contrast["curve"]) == {"0", "2", "4", "8"}
+    for sides in contrast["curve"].values():
+        assert all(0 <= sides[side]["judged_positive"] <= 1 for side in ("positive", "negative"))
     for name, r in steering.items():
         assert 0 <= r["judged_positive"] <= 1, name
         assert 1 < r["perplexity"] < 1e5 and math.isfinite(r["perplexity"]), name

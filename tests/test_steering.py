@@ -1,5 +1,6 @@
 """prefix/steering.py on a nano model: the loss is what its docstring writes (checked against each review alone),
-the batches hold both labels, and training the pair together makes each prefix explain its own label's texts."""
+the batches hold both labels, training the pair together makes each prefix explain its own label's texts, and the
+contrasted sampler's logits are its formula, checked against each prefix alone."""
 import math
 
 import pytest
@@ -9,7 +10,8 @@ import torch.nn.functional as F
 from minigpt import GPT, preset
 from minigpt.tokenizer import load_tokenizer
 from prefix import PrefixedGPT, PrefixTuning
-from prefix.steering import SteeringLoss, labelled_review_batches, steering_scores, train_steering
+from prefix.steering import (ContrastedPrefixes, SteeringLoss, labelled_review_batches, steering_scores,
+                             train_steering)
 
 REVIEWS = {"train": [("A joy from start to end.", 1), ("Dull and far too long.", 0), ("Great fun!", 1),
                      ("Awful. I want my money back.", 0), ("A lovely, warm story.", 1)],
@@ -108,3 +110,43 @@ def test_bad_settings_say_what_to_do(enc):
     with pytest.raises(ValueError, match="labels must be in 0..1"):
         SteeringLoss(base, two_prefixes(base))(x, y, mask, torch.tensor([0, 2]))
     assert math.isfinite(SteeringLoss(base, two_prefixes(base))(x, y, mask, torch.tensor([0, 1])).loss.item())
+
+
+def test_contrasted_logits_are_the_formula_over_the_wanted_prefix_top_k(enc):
+    base = nano_base(enc)
+    toward, away = two_prefixes(base, seed=4)
+    idx = torch.randint(0, enc.n_vocab, (2, 6), generator=torch.Generator().manual_seed(0))
+    z = ContrastedPrefixes(base, toward, away, alpha=1.5, plausible_k=7)(idx).logits  # (2, 6, V)
+    z_toward = PrefixedGPT(base, toward)(idx).logits  # each prefix alone, the reference
+    z_away = PrefixedGPT(base, away)(idx).logits
+    kept = z_toward >= torch.topk(z_toward, 7, dim=-1).values[..., -1:]
+    assert torch.equal(torch.isfinite(z), kept) and (kept.sum(-1) == 7).all()
+    assert torch.allclose(z[kept], (z_toward + 1.5 * (z_toward - z_away))[kept], atol=1e-10)
+    assert not torch.allclose(z[kept], z_toward[kept])  # the push changes the logits
+
+
+def test_contrasted_sampling_at_alpha_0_is_the_prefix_alone_and_the_cache_changes_nothing(enc):
+    base = nano_base(enc)
+    toward, away = two_prefixes(base, seed=5)
+    prompt = torch.tensor([[enc.eot_token] + enc.encode_ordinary("This movie")] * 3)
+    alone = PrefixedGPT(base, toward).generate(prompt, 8, temperature=0.9, top_k=20,
+                                               generator=torch.Generator().manual_seed(1))
+    plain = ContrastedPrefixes(base, toward, away, alpha=0.0, plausible_k=20).generate(
+        prompt, 8, temperature=0.9, top_k=20, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(plain, alone)
+    pair = ContrastedPrefixes(base, toward, away, alpha=3.0)
+    cached = pair.generate(prompt, 8, temperature=0)
+    assert torch.equal(cached, pair.generate(prompt, 8, temperature=0, use_cache=False))
+    assert not torch.equal(cached, PrefixedGPT(base, toward).generate(prompt, 8, temperature=0))  # it pushed
+
+
+def test_contrasted_sampler_bad_settings_say_what_to_do(enc):
+    base = nano_base(enc)
+    toward, away = two_prefixes(base)
+    with pytest.raises(ValueError, match="alpha"):
+        ContrastedPrefixes(base, toward, away, alpha=-1)
+    with pytest.raises(ValueError, match="plausible_k"):
+        ContrastedPrefixes(base, toward, away, plausible_k=0)
+    shifted = PrefixTuning(base.config, 3, reparam="mlp", hidden=16, positions="after_prefix").double()
+    with pytest.raises(ValueError, match="number the real tokens differently"):
+        ContrastedPrefixes(base, toward, shifted)
