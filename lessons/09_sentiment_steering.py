@@ -18,8 +18,8 @@ sentiment, positive-review and negative-review prefixes, which lesson 10 serves)
 # 1. **classification**: is a Rotten Tomatoes sentence positive or negative? The prefix makes the model
 #    answer with a word (prefix vs full fine-tuning);
 # 2. **steering**: a positive-review and a negative-review prefix make the frozen model write reviews of one
-#    kind, sampled alone or contrasted with each other. A judge that shares nothing with the model decides what kind each sample is: a bag-of-words
-#    logistic regression fitted to the IMDB labels (`prefix/judge.py`).
+#    kind, sampled alone or contrasted with each other. A judge that shares nothing with the model decides what
+#    kind each sample is: a bag-of-words logistic regression fitted to the IMDB labels (`prefix/judge.py`).
 
 # %%
 import sys

@@ -29,7 +29,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from minigpt.generate import generate
+from minigpt.generate import generate, top_k_filter
 from minigpt.model import GPTOutput
 from minigpt.train import train
 
@@ -215,9 +215,9 @@ class ContrastedPrefixes(nn.Module):
                         pos_offset=pos_offset)
         z_toward, z_away = out.logits.chunk(2)  # (B, T, V) each
         z = z_toward + self.alpha * (z_toward - z_away)
-        k = min(self.plausible_k, z.size(-1))
-        kth = torch.topk(z_toward, k, dim=-1).values[..., -1:]  # (B, T, 1): the k-th likeliest under `toward`
-        return GPTOutput(z.masked_fill(z_toward < kth, float("-inf")), None, out.kv)
+        # keep only the tokens among `toward`'s own plausible_k likeliest, by the sampler's own top-k rule
+        implausible = top_k_filter(z_toward.flatten(0, 1), self.plausible_k).isinf().view_as(z)
+        return GPTOutput(z.masked_fill(implausible, float("-inf")), None, out.kv)
 
     @torch.no_grad()
     def generate(self, idx, max_new_tokens, **kwargs):
