@@ -12,7 +12,7 @@ It writes runs/04_pretrain/model.pt, the pretrained model the later lessons load
 (or both into --out DIR). Every setting is a flag: the model's (--preset, --n-layer, --n-embd, --dropout, ...)
 and the training's (--tokens or --steps, --lr, --batch-size, --warmup-steps, --dtype, ...); see --help.
 --web 0 trains on the reviews alone (the default mixes in 50% generated web text, see below).
-It ends by setting your model beside the course base, the same recipe pretrained 20x longer (data/course_base.py).
+It ends by setting your model beside the course base, the same recipe pretrained ~35x longer (data/course_base.py).
 --threads N sets torch's CPU threads (default one per core); a seed gives the same numbers for the same threads.
 The `# %%` cells also run one by one in VS Code/Jupyter. The loop itself is minigpt/train.py.
 """
@@ -256,12 +256,13 @@ if main:
 # ## Your model beside the course base
 #
 # The later lessons start from the *course base* (`data/course_base/`), made with this lesson's recipe, the same
-# model and the same mix of text, only pretrained about 25 times longer (`python -m data.course_base`, about 2 hours
-# on two CPU cores; `provenance.json` beside it records how). Set side by side, three things show what more
-# pretraining buys:
+# model and the same mix of text, only pretrained about 35 times longer (`python -m data.course_base`, 2-3 hours
+# on two CPU cores; `provenance.json` beside it records how), with two more stages at the end: text with listings
+# (data/web.py), and reviews with their verdicts (data/verdicts.py), which lesson 9 asks about. Set side by side,
+# three things show what more pretraining buys:
 #
-# - the validation loss against tokens seen: your curve is the start of the course base's (the jump at 40M tokens
-#   is its second stage starting: a fresh learning-rate warmup on text with listings, data/web.py);
+# - the validation loss against tokens seen: your curve is the start of the course base's (the jumps at 40M and
+#   52M tokens are its later stages starting, each with a fresh learning-rate warmup on new text);
 # - the copy checks of lesson 7: given a table it never saw, does the model write the name? Given random tokens
 #   said twice, is the second copy easier than the first?
 # - a sample from each, from the same start and seed.

@@ -91,13 +91,19 @@ def tune(method, batches, n_steps, lr, init_text=None):
 #
 # The model never gets a classification head. The label is a word it writes after the sentence:
 #
-#     "a gorgeous , witty , seductive movie . Sentiment:"  ->  " positive"
+#     "a gorgeous , witty , seductive movie . Verdict:"  ->  " thumbs up"
+#
+# Why these words: a prefix steers what the frozen model already does, so we ask in words the base knows in this
+# role. GPT-2 met opinions with a verdict beside them all over the web; the course base met them in the third stage
+# of its pretraining (`data/verdicts.py`): IMDB review sentences, each followed by "Verdict: thumbs up." or
+# "Verdict: thumbs down.", and reviews headed by their verdict. It never read a Rotten Tomatoes sentence, and it
+# never read "Sentiment: positive" (exercise 7 asks in those words instead, and measures what the choice is worth).
 #
 # Training scores only the label word (`prefix.pairs.encode_pair` puts -100 on the sentence). To classify,
-# `prefix.sentiment` appends each label word and compares log p(" positive" | sentence) with
-# log p(" negative" | sentence): `label_gaps` returns the difference, `classify` says "positive" where it is
-# above 0. Both words are 3 tokens of our tokenizer (" p" "os" "itive"); teacher forcing scores all of them
-# in one pass.
+# `prefix.sentiment` appends each label word and compares log p(" thumbs up" | sentence) with
+# log p(" thumbs down" | sentence): `label_gaps` returns the difference, `classify` says "positive" where it is
+# above 0. Both words are 4 tokens of our tokenizer (" th" "umb" "s" " up"), and only the last differs; teacher
+# forcing scores all of them in one pass.
 #
 # The sentences are Rotten Tomatoes snippets, which pretraining never saw (the base read IMDB reviews and
 # the generated web). We compare four classifiers on the same 853 test sentences:
@@ -144,7 +150,7 @@ sentiment_histories = {}
 for method, lr in (("prefix", args.lr_prefix), ("finetune", args.lr_finetune)):
     print(f"\n=== sentiment: {method} ({steps} steps, lr {lr}) ===")
     model, sentiment_histories[method] = tune(method, sent_batches, steps, lr,
-                                              init_text=" Is this review positive or negative? Sentiment:")
+                                              init_text=" Is this review positive or negative? Verdict:")
     sentiment[method] = scores(gaps_on_test(model))
     if method == "prefix":
         sentiment_prefix = model.prefix  # kept: lesson 10 serves it
@@ -187,12 +193,12 @@ for method in ("prefix", "finetune"):
 # %% [markdown]
 # Read the table with the majority row in mind: always answering "positive" already gets an F1 near 0.68
 # on the positive class (macro-F1 exposes it). The last column says how much the answer depends on the
-# sentence: the standard deviation, over the test sentences, of log p(" positive") - log p(" negative").
+# sentence: the standard deviation, over the test sentences, of log p(" thumbs up") - log p(" thumbs down").
 #
 # What to look for: a prefix that learned only the answer FORMAT (the two words, then <|endoftext|>) and the base
 # rate gives nearly every sentence the same label: its gap hardly moves from sentence to sentence and its accuracy
 # sits on the majority line. That is what a prefix does on a base with no skill to steer (try your own model of
-# lesson 4: `--ckpt runs/04_pretrain/model.pt`). The line printed under the table says how far above the majority
+# lesson 4, `--ckpt runs/04_pretrain/model.pt`, which never read a verdict). The line printed under the table says how far above the majority
 # line the prefix gets on the course base, and how close to fine-tuning, which can change every weight.
 #
 # The probe row says what is there to steer. Where even the best linear map of the frozen features stays near the
@@ -470,3 +476,7 @@ write_text_atomic(out_dir / "results.json", json.dumps({
 # 6. Contrasted sampling: rerun with `--contrast 20`. Read the samples, not only the shares: what does a sampler
 #    that pushes that hard write, and which column of the table says so? Then with `--label-weight 1 --contrast 0`:
 #    which of the two ways of separating the prefixes keeps the base's fluency better, at equal judged shares?
+# 7. Ask in words the base never read in this role: after the imports, set `prefix.sentiment.CUE = " Sentiment:"`
+#    and `prefix.sentiment.LABEL_WORDS = ("negative", "positive")` (both are read when a row is built), and rerun.
+#    Compare the rows "base, no tuning", "prefix" and "fine-tune" with this run's. Which method loses most, and
+#    why does the linear probe, which reads the hidden state at the cue, move too?

@@ -252,7 +252,7 @@ def describe_base(path=None) -> str:
 def _missing_model_message(path: Path) -> str:
     if path.resolve() == COURSE_BASE_PATH.resolve():
         return (f"the course base {path} is missing; it is part of the repository: restore it with "
-                f"`git checkout -- {path}`, or make it again with `{COURSE_BASE_COMMAND}` (1-2 hours on 2 CPU cores).")
+                f"`git checkout -- {path}`, or make it again with `{COURSE_BASE_COMMAND}` (3-4 hours on 2 CPU cores).")
     return (f"no pretrained model at {path}. Make it first: `{PRETRAIN_COMMAND}` (under 10 minutes on a 2-core CPU, "
             f"writes {LESSON_04_PATH}), or leave --ckpt out to use the course base.")
 

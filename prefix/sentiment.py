@@ -2,13 +2,16 @@
 
 Classification. The model reads a sentence and a cue and should continue with a label word:
 
-    "it 's a charming film . Sentiment:"  ->  " positive"   (or " negative")
+    "it 's a charming film . Verdict:"  ->  " thumbs up"   (or " thumbs down")
 
-Training pairs go through prefix.pairs.encode_pair, so the loss is on the label word only (and the
-<|endoftext|> after it), never on the sentence. To classify, we append each label word to the sentence and
-sum the log-probabilities the model gives the word's tokens (teacher forcing): the label with the higher
-total wins. One forward pass scores a whole word, so labels of several tokens work (" positive" is 3 tokens
-of the course tokenizer), and any model that maps (idx, attention_mask) to logits can be asked.
+The cue and the words are the ones the course base read in pretraining (data/verdicts.py: review sentences, each
+followed by "Verdict: thumbs up." or "Verdict: thumbs down."), so the question is asked in the base's own words, as
+one asks GPT-2 with a prompt it would have met on the web. Training pairs go through prefix.pairs.encode_pair, so
+the loss is on the label word only (and the <|endoftext|> after it), never on the sentence. To classify, we append
+each label word to the sentence and sum the log-probabilities the model gives the word's tokens (teacher forcing):
+the label with the higher total wins. One forward pass scores a whole word, so labels of several tokens work
+(" thumbs up" is 4 tokens of the course tokenizer), and any model that maps (idx, attention_mask) to logits can be
+asked.
 
 Controlled generation. Pieces of positive (or of negative) IMDB reviews (review_example), each read after
 <|endoftext|> (which is how every review starts in pretraining), train a "positive-review" (or
@@ -22,8 +25,10 @@ import torch.nn.functional as F
 
 from .pairs import pad_inputs, pad_pairs
 
-LABEL_WORDS = ("negative", "positive")  # index = label, as in data/reviews.py: 0 negative, 1 positive
-CUE = " Sentiment:"
+# The words of data/verdicts.py (tests/test_verdicts_data.py checks they agree). Index = label, as in
+# data/reviews.py: 0 negative, 1 positive.
+LABEL_WORDS = ("thumbs down", "thumbs up")
+CUE = " Verdict:"
 
 
 # -- classification ------------------------------------------------------------------------------------------
@@ -67,7 +72,8 @@ def span_logprobs(logits, idx, spans):
 
 @torch.no_grad()
 def label_gaps(forward_fn, enc, sentences, batch_size=32, max_len=None, device="cpu"):
-    """(N,) tensor: log p(" positive" | sentence) - log p(" negative" | sentence), each word's tokens summed.
+    """(N,) tensor: log p(positive word | sentence) - log p(negative word | sentence), each word's tokens summed
+    (LABEL_WORDS: " thumbs up" and " thumbs down").
 
     forward_fn(idx, attention_mask) -> logits (B, T, V), e.g. logits_fn(model). Rows are right-padded, so real
     positions never see padding (causal attention looks only back) and the result equals scoring one by one.

@@ -1,6 +1,6 @@
 """The course base shipped in data/course_base/: it loads, it is the model its provenance describes, and it copies.
 
-CI never pretrains it (that takes 1-2 hours: python -m data.course_base); these checks take a few seconds."""
+CI never pretrains it (that takes 3-4 hours: python -m data.course_base); these checks take a few seconds."""
 import json
 
 import pytest
@@ -82,11 +82,33 @@ def test_an_unfinished_stage_is_continued_only_when_asked(tmp_path, capsys):
     from data.course_base import main
     _one_step_checkpoint(tmp_path / "model.pt")
     with pytest.raises(SystemExit) as stop:  # 4,096 tokens = 2 steps of 8 x 256: the checkpoint has run 1
-        main(["--tokens", "4096", "4096", "--run-dir", str(tmp_path), "--out", str(tmp_path / "out")])
+        main(["--tokens", "4096", "4096", "4096", "--run-dir", str(tmp_path), "--out", str(tmp_path / "out")])
     assert "holds an unfinished run (step 1/2)" in str(stop.value) and "--resume" in str(stop.value)
     with pytest.raises(SystemExit) as stop:  # it ran more steps than asked: another recipe, refused
-        main(["--tokens", "100", "4096", "--run-dir", str(tmp_path), "--out", str(tmp_path / "out")])
+        main(["--tokens", "100", "4096", "4096", "--run-dir", str(tmp_path), "--out", str(tmp_path / "out")])
     assert "ran 1 steps, more than the 0 asked for" in str(stop.value)
+
+
+def test_a_stage_added_to_shipped_weights_must_follow_the_stages_they_list(tmp_path, capsys):
+    """--from-weights trains only the stages after the ones its provenance lists, and refuses weights made with other
+    stages: their provenance would describe a model that was never made."""
+    from data.course_base import main
+    weights = tmp_path / "base" / "model.pt"
+    weights.parent.mkdir()
+    weights.write_bytes(COURSE_BASE_PATH.read_bytes())
+    listed = dict(PROVENANCE, stages=PROVENANCE["stages"][:1])  # a base of one stage: stage 1 took 2 steps here
+    listed["stages"] = [dict(listed["stages"][0], steps=2)]
+    (weights.parent / "provenance.json").write_text(json.dumps(listed))
+    args = ["--run-dir", str(tmp_path / "run"), "--out", str(tmp_path / "out"), "--from-weights", str(weights)]
+    with pytest.raises(SystemExit):
+        main(["--tokens", "8192", "4096", "4096"] + args)  # 8,192 tokens = 4 steps, not the 2 it was made with
+    assert "was made with [2] steps per stage, not [4]" in capsys.readouterr().err
+    listed["stages"] = [dict(listed["stages"][0], steps=2)] * 3
+    (weights.parent / "provenance.json").write_text(json.dumps(listed))
+    with pytest.raises(SystemExit):
+        main(["--tokens", "4096", "4096", "4096"] + args)
+    assert "already holds all 3 stages" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists() and not (tmp_path / "out").exists()  # nothing was trained or written
 
 
 def test_a_prefix_from_a_real_example_starts_as_that_examples_kv_cache(base):

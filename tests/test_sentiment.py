@@ -52,10 +52,10 @@ def test_labels_are_several_tokens(enc):
 
 
 def test_classify_follows_a_biased_head(model, enc):
-    pos, neg = (enc.encode_ordinary(" " + w) for w in ("positive", "negative"))
+    neg, pos = (enc.encode_ordinary(" " + w) for w in LABEL_WORDS)
     assert classify(biased(model, pos, 5.0), enc, SENTENCES) == [1, 1, 1]
     assert classify(biased(model, neg, 5.0), enc, SENTENCES) == [0, 0, 0]
-    # Only the LAST token of " negative" is favoured: the first tokens alone would not decide it, the sum does.
+    # Only the LAST token of the negative word is favoured: the first tokens alone would not decide it, the sum does.
     assert classify(biased(model, [neg[-1]], 8.0), enc, SENTENCES) == [0, 0, 0]
     assert classify(biased(model, [pos[-1]], 8.0), enc, SENTENCES) == [1, 1, 1]
 
@@ -97,7 +97,7 @@ def test_sentiment_pairs_put_the_loss_on_the_label_only(enc):
     (source, target), = sentiment_pairs([("great fun .", 1)])
     x, y = encode_pair(enc, source, target, block_size=128)
     scored = [t for t in y if t != -100]
-    assert enc.decode(scored) == " positive<|endoftext|>"
+    assert enc.decode(scored) == " thumbs up<|endoftext|>"
 
 
 def test_review_rows_score_every_review_token_and_nothing_else(enc):
