@@ -2,7 +2,7 @@
 
 Run it from the repo root:
 
-    python -m lessons.09_sentiment_steering           # about 8-10 minutes on an idle 2-core CPU
+    python -m lessons.09_sentiment_steering           # about 9-13 minutes on an idle 2-core CPU
     python -m lessons.09_sentiment_steering --quick   # about a minute (a few steps: the numbers mean little)
 
 Starts from the course base (data/course_base/, shipped with the course); `--ckpt runs/04_pretrain/model.pt`
@@ -363,6 +363,12 @@ for cond, group in samples.items():
 # steering.png: the judged share and the perplexity against alpha, on the validation openings. The conditions share
 # their random numbers, so compare samples from the same opening: where a prefix changed nothing, the text is word
 # for word the base's.
+#
+# One more thing to read in the samples. Stage 3 of the course base read review sentences each followed by
+# "Verdict: thumbs up." or "Verdict: thumbs down.", and the base now writes such lines of its own, in the middle of a
+# review. A sampler pushed hard toward one side may find in that line the plainest thing it can say: look for it in
+# the contrasted samples, and at what it does to their perplexity (a verdict line is easy to predict). Exercise 8
+# asks whether the judge's verdict rests on it.
 
 # %% [markdown]
 # ## Saving the prefixes
@@ -480,3 +486,6 @@ write_text_atomic(out_dir / "results.json", json.dumps({
 #    and `prefix.sentiment.LABEL_WORDS = ("negative", "positive")` (both are read when a row is built), and rerun.
 #    Compare the rows "base, no tuning", "prefix" and "fine-tune" with this run's. Which method loses most, and
 #    why does the linear probe, which reads the hidden state at the cue, move too?
+# 8. How much of the steering is the verdict line? Count the samples of each condition that contain "Verdict:", then
+#    remove the lines (`re.sub(r"\s*Verdict: thumbs \w+\.?", "", text)`) and judge the samples again. Which side
+#    leaned on the line, and does it still meet its target without it?
