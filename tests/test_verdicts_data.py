@@ -32,16 +32,13 @@ def test_no_rotten_tomatoes_text_and_no_validation_review(docs):
     # Rotten Tomatoes sentences are lowercased with spaces around punctuation; compare in that form, word by word.
     def words(text):
         return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
-    text = "\n".join(docs)
     lines = {words(LINE.match(line).group(1) if LINE.match(line) else line) for doc in docs for line in doc.split("\n")}
     # Short phrases anyone writes ("this movie sucks", "thoroughly enjoyable") are in both sets by chance; a sentence
-    # of 8 words or more in both would be Rotten Tomatoes text.
+    # of 8 words or more in both would be Rotten Tomatoes text. (The reviews themselves are checked against Rotten
+    # Tomatoes in tests/test_reviews_data.py; test_reviews_appear_once... checks they are those reviews.)
     assert not {words(s) for s in rt if len(words(s).split()) >= 8} & lines
-    long_rt = [words(s) for s in sorted(rt, key=len)[-50:]]  # nor inside a review
-    joined = words(text)
-    assert not [s for s in long_rt if s in joined]
-    val = imdb_reviews("val")
-    assert not [t for t, _ in val[:200] if t[:200] in text]  # the validation reviews stay unseen
+    val = {text for text, _ in imdb_reviews("val")}  # the validation reviews stay unseen: no document is one
+    assert not val & {doc.partition("\n")[2] if doc.startswith("Verdict:") else doc for doc in docs}
 
 
 def test_every_line_of_a_page_carries_its_own_reviews_verdict(docs):
