@@ -253,10 +253,9 @@ def export(ckpt_paths, out: Path, enc, device, command: str, seconds=None, earli
     weights = {name: p.detach().to("cpu", torch.bfloat16) for name, p in model.named_parameters()}
     save_weights(out / "model.pt", model.config, weights)
     stored = load_model(out / "model.pt", device)  # what the lessons get: the 16-bit weights, back in fp32
-    stages = list(earlier["stages"]) if earlier else []
-    curve = {k: list(v) for k, v in earlier["curve"].items()} if earlier else {"tokens": [], "train_loss": [],
-                                                                               "val_loss": []}
-    offset = earlier["tokens_seen"] if earlier else 0
+    before = earlier or {"stages": [], "curve": {"tokens": [], "train_loss": [], "val_loss": []}, "tokens_seen": 0}
+    stages, offset = list(before["stages"]), before["tokens_seen"]
+    curve = {k: list(v) for k, v in before["curve"].items()}
     for ckpt in ckpts:  # one loss curve over all stages, tokens counted from the start of stage 1
         history = ckpt["history"]
         stages.append({"data": ckpt["meta"].get("data"), "tokens_seen": history["tokens"][-1],
