@@ -2,7 +2,7 @@
 
 Run it from the repo root:
 
-    python -m lessons.07_prefix_tune           # about 7 minutes on an idle 2-core CPU
+    python -m lessons.07_prefix_tune           # 7-11 minutes on an idle 2-core CPU (the README gives it by machine)
     python -m lessons.07_prefix_tune --quick   # about a minute (a few steps: the numbers mean little)
 
 Starts from the course base (data/course_base/, shipped with the course); `--ckpt runs/04_pretrain/model.pt`
@@ -54,8 +54,8 @@ from minigpt.config import ATTENTION_IMPLS
 from minigpt.files import write_text_atomic
 from minigpt.tokenizer import load_tokenizer
 from prefix import save_prefix
-from prefix.methods import (INITS, build_tuned, init_token_ids, name_copy_rate, repeat_losses,
-                               run_method, step_times_side_by_side)
+from prefix.methods import (INITS, build_tuned, evaluate_e2e, init_token_ids, name_copy_rate, repeat_losses,
+                            run_method, step_times_side_by_side)
 from prefix.pairs import PairBatches
 
 parser = lesson_parser(__doc__, base=True)
@@ -134,6 +134,21 @@ print(f"random tokens said twice: loss {first_copy:.2f} nats on the first copy, 
       f"a uniform guess: {uniform:.2f} ({verdict})")
 
 # %% [markdown]
+# ## What the base writes for a whole input
+#
+# The name check reads the first 24 tokens. Asked for whole sentences (the same test inputs and greedy decoding
+# that score the methods below), the untrained base describes a restaurant the way its web taught it to describe a
+# listing with keys it never saw ("has a food of Fast food, has a customer rating of average"). Which values does
+# it state? Its answer is the first column of the by-key table at the end: a value the base states already, a prefix
+# only has to keep; a value it never states, a prefix has to teach.
+
+# %%
+untrained_base = evaluate_e2e(base, enc, test_rows, max_new_tokens=24 if args.quick else 64)
+print(f"the base alone, no training: BLEU {untrained_base['bleu']:.1f}, attribute error "
+      f"{untrained_base['attribute_error']:.3f} on the {len(test_rows)} test inputs; e.g.\n  {test_rows[1]['source']} "
+      f"{untrained_base['outputs'][1]}")
+
+# %% [markdown]
 # ## Where do the real tokens sit?
 #
 # A prefix is P extra keys/values in front of the input. Which position does the first real token get? Two rules
@@ -188,7 +203,7 @@ for method in args.methods:
     print(f"\n=== {method} ===")
     model, result, histories[method] = run_method(
         base, enc, method, batches, test_rows, steps, lrs[method], batch_size=args.batch_size,
-        prefix_len=args.prefix_len, init_ids=init_ids, seed=args.seed, eval_batches=2 if args.quick else 10,
+        prefix_len=args.prefix_len, init_ids=init_ids, seed=args.seed, eval_batches=2 if args.quick else 6,
         eval_every=steps if args.quick else None,
         hidden=args.hidden, positions=args.positions, max_new_tokens=24 if args.quick else 64,
         init_steps=20 if args.quick else 300)
@@ -214,7 +229,7 @@ for method in args.methods:
 #
 # A step timed alone depends on what the machine did just before (a fresh process is slow at first, another
 # program may be busy). So the trained models take turns, one step each, on the same batch, and we keep the
-# median per method: whatever slows the machine slows every method alike, and the ratio is fair. A race is 30 turns,
+# median per method: whatever slows the machine slows every method alike, and the ratio is fair. A race is 20 turns,
 # and we run three and report the spread, because one race can be lucky.
 #
 # What to expect: prefix-tuning skips the weight gradients and their AdamW update, about a third of a fine-tuning
@@ -222,7 +237,7 @@ for method in args.methods:
 # prefix), and its P extra keys make attention a little more work. So the saving is a fraction of that third.
 
 # %%
-races = [step_times_side_by_side(models, batches("train", 0), rounds=1 if args.quick else 30) for _ in range(3)]
+races = [step_times_side_by_side(models, batches("train", 0), rounds=1 if args.quick else 20) for _ in range(3)]
 for method in models:
     results[method]["step_s"] = sorted(r[method] for r in races)[1]  # the median of the three races
     results[method]["step_s_runs"] = [r[method] for r in races]
@@ -241,6 +256,12 @@ del models
 # One plot of the training and validation loss of every method against steps, then the table. "stored" is
 # what you keep per task after training: for prefix-tuning the folded matrix (the MLP is thrown away),
 # for fine-tuning a whole model. The base checkpoint's weights are the reference for the file sizes.
+#
+# Then the values each method leaves out, key by key, beside the untrained base. Read it for where a prefix is
+# weak: a key whose value the base stated before training and the trained prefix states less often is a skill the
+# prefix traded for the references' style (a prefix can only reweigh what the frozen model does: where the base
+# has no way to say a value in the new style, it drops the value); a key whose value neither states is one the
+# base never learned to say.
 
 # %%
 fig, ax = plt.subplots(figsize=(8, 5))
@@ -282,14 +303,23 @@ if "prefix" in results and "finetune" in results:
     verdict = ("within 3 BLEU of fine-tuning, as the paper found" if p["bleu"] >= f["bleu"] - 3 else
                "below fine-tuning by more than 3 BLEU" + (", but at 0.8x or better" if p["bleu"] >= 0.8 * f["bleu"] else ""))
     print(f"prefix-tuning is {verdict}")
-keys = [k for k in ATTRIBUTE_ORDER if any(k in r["attribute_error_by_key"] for r in results.values())]
-by_key = ["| key | " + " | ".join(results) + " |", "|---|" + "---|" * len(results)]
-by_key += [f"| {k} | " + " | ".join(f"{r['attribute_error_by_key'].get(k, float('nan')):.2f}" for r in results.values()) + " |"
+columns = {"base, untrained": untrained_base, **results}
+keys = [k for k in ATTRIBUTE_ORDER if any(k in r["attribute_error_by_key"] for r in columns.values())]
+by_key = ["| key | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+by_key += [f"| {k} | " + " | ".join(f"{r['attribute_error_by_key'].get(k, float('nan')):.2f}" for r in columns.values()) + " |"
            for k in keys]
 print("\nvalues not stated, by key (share of the test inputs with that key):\n" + "\n".join(by_key))
+if "prefix" in results:  # what training a prefix took away: values the untrained base stated more often (by 2+ points)
+    lost = [k for k in keys
+            if results["prefix"]["attribute_error_by_key"][k] >= untrained_base["attribute_error_by_key"][k] + 0.02]
+    print("values the trained prefix states less often than the untrained base: "
+          + (", ".join(f"{k} ({1 - untrained_base['attribute_error_by_key'][k]:.0%} -> "
+                       f"{1 - results['prefix']['attribute_error_by_key'][k]:.0%} stated)" for k in lost) or "none"))
 table += "\n\n" + "\n".join(by_key)
 write_text_atomic(out_dir / "results.md", table + "\n")
+untrained_base["outputs"] = untrained_base["outputs"][:5]
 write_text_atomic(out_dir / "results.json", json.dumps({"steps": steps, "n_test": len(test_rows), "results": results,
+                                                  "untrained_base": untrained_base,
                                                   "histories": histories}, indent=1))
 
 # %% [markdown]

@@ -61,7 +61,8 @@ parser.add_argument("--review-steps", type=positive_int, default=None,
                     help="steps of the review prefixes' training (default 400; --quick 4)")
 parser.add_argument("--samples", type=positive_int, default=None,
                     help="samples per opening and condition (default 32; --quick 2)")
-parser.add_argument("--new-tokens", type=positive_int, default=60, help="tokens sampled after each opening")
+parser.add_argument("--new-tokens", type=positive_int, default=None,
+                    help="tokens sampled after each opening (default 60; --quick 16)")
 CONTRAST_GRID = (0, 2, 4, 8)
 parser.add_argument("--contrast", type=non_negative_float, default=None,
                     help="alpha of the contrasted samples: how hard each review prefix is pushed away from the other "
@@ -71,6 +72,7 @@ args = parse_lesson_args(parser)
 steps = resolve(args, "steps")
 review_steps = args.review_steps or (4 if args.quick else 400)
 n_samples = args.samples or (2 if args.quick else 32)
+new_tokens = args.new_tokens or (16 if args.quick else 60)
 P = args.prefix_len
 eval_batches = 1 if args.quick else 5
 out_dir, device, base, enc, block_size = start_prefix_lesson(parser, args, "09_sentiment_steering", writes=["prefixes"])
@@ -283,7 +285,7 @@ def draw(sample, openings, seed):
     for k, opening in enumerate(openings):
         prompt = torch.tensor([[enc.eot_token] + enc.encode_ordinary(opening)] * n_samples, device=device)
         gen = torch.Generator(device=device).manual_seed(seed + k)
-        out = sample(prompt, args.new_tokens, temperature=0.9, top_k=50, generator=gen)
+        out = sample(prompt, new_tokens, temperature=0.9, top_k=50, generator=gen)
         for row in out[:, 1:].tolist():  # [1:]: drop the <|endoftext|> in front
             if enc.eot_token in row:  # the review ended; what follows would be another document
                 row = row[:row.index(enc.eot_token)]
@@ -331,11 +333,11 @@ samples = {cond: draw(sample, openings, args.seed) for cond, sample in tqdm(cond
                                                                              unit="condition")}
 
 n_real = 10 if args.quick else 100
-real = {label: [enc.decode(enc.encode_ordinary(t)[:args.new_tokens + 3]) for t, y in imdb["val"] if y == label][:n_real]
+real = {label: [enc.decode(enc.encode_ordinary(t)[:new_tokens + 3]) for t, y in imdb["val"] if y == label][:n_real]
         for label in (0, 1)}
 texts = {"real negative openings": real[0], "real positive openings": real[1], **samples}
 steering = {name: judged(group) for name, group in texts.items()}
-print(f"\n{n_samples * len(openings)} samples per condition ({args.new_tokens} tokens; contrasted: alpha {alpha:g}), "
+print(f"\n{n_samples * len(openings)} samples per condition ({new_tokens} tokens; contrasted: alpha {alpha:g}), "
       f"{n_real} real openings per label of the same length:")
 print("| texts | judged positive | positive words / text | negative words / text | base perplexity |\n|---|---|---|---|---|")
 for name, r in steering.items():

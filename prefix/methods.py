@@ -126,10 +126,12 @@ def step_times_side_by_side(models, batch, rounds=10):
 
 
 def evaluate_e2e(model, enc, rows, max_new_tokens=64, batch_size=64):
-    """Greedy outputs for the test rows, scored: BLEU-4 and ROUGE-L against all references, attribute error rate."""
+    """Greedy outputs for the test rows, scored: BLEU-4 and ROUGE-L against all references, attribute error rate.
+    The model is left in the mode it came in (a frozen base stays in eval mode)."""
+    training = model.training
     model.eval()
     outputs = generate_targets(model, enc, [r["source"] for r in rows], max_new_tokens, batch_size)
-    model.train()
+    model.train(training)
     refs = [r["references"] for r in rows]
     return {
         "bleu": corpus_bleu(outputs, refs),

@@ -23,8 +23,13 @@ def test_lesson07_compares_three_methods(tmp_path):
     stdout = run_lesson("lessons.07_prefix_tune", "--quick", "--out", tmp_path)
     assert "base: the course base" in stdout
     assert_pngs(tmp_path, ["losses.png"])
-    results = json.loads((tmp_path / "results.json").read_text())["results"]
+    written = json.loads((tmp_path / "results.json").read_text())
+    results = written["results"]
     assert set(results) == {"prefix", "prompt", "finetune"}
+    # the untrained base is scored on the same test inputs and is the first column of the by-key table
+    assert set(written["untrained_base"]["attribute_error_by_key"]) == set(results["prefix"]["attribute_error_by_key"])
+    assert "| key | base, untrained | prefix | prompt | finetune |" in stdout
+    assert "values the trained prefix states less often than the untrained base:" in stdout
     assert results["prefix"]["stored"] < results["finetune"]["stored"] / 50
     assert all(r["step_s"] > 0 for r in results.values())  # timed side by side after training
     # the saved prefix loads back onto the base it was trained on; the fine-tuned model loads with load_model

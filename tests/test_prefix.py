@@ -367,6 +367,23 @@ def test_name_copy_rate_counts_outputs_that_contain_the_name(monkeypatch):
     assert methods.name_copy_rate(base_model(), None, sources, names)[0] == pytest.approx(0.3)
 
 
+def test_evaluate_e2e_scores_what_was_generated_and_leaves_the_model_in_its_mode(monkeypatch):
+    """Lesson 7 scores the untrained base with it, then builds every method on that base: a scoring that switched
+    the base to train mode would hand the methods a different base than the one measured."""
+    import prefix.methods as methods
+    from data.e2e import load_e2e
+    rows = load_e2e("test")[:4]
+    perfect = [r["references"][0] for r in rows]
+    monkeypatch.setattr(methods, "generate_targets", lambda model, enc, sources, *a, **kw: perfect)
+    for mode in (False, True):
+        model = base_model().train(mode)
+        scores = methods.evaluate_e2e(model, None, rows)
+        assert model.training is mode and scores["outputs"] == perfect and scores["bleu"] > 90
+    monkeypatch.setattr(methods, "generate_targets", lambda model, enc, sources, *a, **kw: ["Nothing here."] * 4)
+    scores = methods.evaluate_e2e(base_model(), None, rows)
+    assert scores["attribute_error"] == 1.0 and set(scores["attribute_error_by_key"].values()) == {1.0}
+
+
 def test_step_timing_side_by_side_changes_no_weight():
     from prefix.methods import build_tuned, step_times_side_by_side
 
