@@ -325,15 +325,16 @@ write_text_atomic(out_dir / "results.json", json.dumps({"steps": steps, "n_test"
 # %% [markdown]
 # ## What the models write
 #
-# A few test inputs (never seen in training) with what each method generated (greedy decoding; the paper
-# used beam search) and one of the references.
+# A few test inputs (never seen in training) with what the untrained base and each method generated (greedy
+# decoding; the paper used beam search) and one of the references.
 
 # %%
 for i, row in enumerate(test_rows[:3]):
     print(f"\n{row['source']}")
+    print(f"  {'untrained':>9}: {untrained_base['outputs'][i]}")
     for method, r in results.items():
-        print(f"  {method:>8}: {r['outputs'][i]}")
-    print(f"  {'ref':>8}: {row['references'][0]}")
+        print(f"  {method:>9}: {r['outputs'][i]}")
+    print(f"  {'ref':>9}: {row['references'][0]}")
 
 # %% [markdown]
 # ## Exercises
@@ -350,3 +351,7 @@ for i, row in enumerate(test_rows[:3]):
 # 4. Start from your own few-minute model of lesson 4: `--ckpt runs/04_pretrain/model.pt --out runs/07_own`.
 #    Which copy checks fail now? Which method loses most, and why does fine-tuning lose less?
 # 5. `--init task` and `--init random`: how much of the prefix's result comes from its starting point?
+# 6. Read the by-key table: which values did the untrained base state more often than the trained prefix? Train
+#    longer (`--methods prefix --steps 1200 --out runs/07_long`): does the prefix win them back, or only state the
+#    values it already had a phrase for? Find an output of the untrained base and one of the prefix for the same
+#    input in `results.json` and say in a sentence what the prefix changed.
