@@ -225,8 +225,8 @@ def main(argv=None):
 def _earlier_stages(weights: Path, steps, parser) -> dict:
     """What --from-weights brings: the provenance of the stages that made those weights (read before the export
     overwrites it), checked against the stages asked for."""
-    provenance = course_base_provenance(weights)
-    if not weights.is_file() or provenance is None:
+    provenance = course_base_provenance(weights) if weights.is_file() else None
+    if provenance is None:
         parser.error(f"--from-weights {weights}: needs a course base and the provenance.json beside it")
     done = [st["steps"] for st in provenance["stages"]]
     if len(done) >= len(steps):

@@ -23,7 +23,10 @@ from __future__ import annotations
 import random
 import re
 
+import numpy as np
+
 from .reviews import imdb_reviews
+from .web import web_tokens
 
 VERDICT_CUE = " Verdict:"
 VERDICT_WORDS = ("thumbs down", "thumbs up")  # index = label: 0 negative, 1 positive (data/reviews.py)
@@ -65,10 +68,6 @@ def verdict_stream(encoding, web_share: float, seed: int = 0, listings: float = 
     them listings) that make `web_share` of it, each document followed by <|endoftext|>, in a seeded order.
     Mixing the documents, not appending the web at the end, keeps the reviews and the web side by side in every
     part of the stream (the batches draw random windows, so this matters for the reader, not for training)."""
-    import numpy as np
-
-    from .web import web_tokens
-
     if not 0 <= web_share < 1:
         raise ValueError(f"the web's share of the training text must be 0 <= share < 1; got {web_share}")
     eot = encoding.eot_token

@@ -256,7 +256,7 @@ if main:
 # ## Your model beside the course base
 #
 # The later lessons start from the *course base* (`data/course_base/`), made with this lesson's recipe, the same
-# model and the same mix of text, only pretrained about 35 times longer (`python -m data.course_base`, 2-3 hours
+# model and the same mix of text, only pretrained about 35 times longer (`python -m data.course_base`, 3-4 hours
 # on two CPU cores; `provenance.json` beside it records how), with two more stages at the end: text with listings
 # (data/web.py), and reviews with their verdicts (data/verdicts.py), which lesson 9 asks about. Set side by side,
 # three things show what more pretraining buys:

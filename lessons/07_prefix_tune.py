@@ -2,7 +2,7 @@
 
 Run it from the repo root:
 
-    python -m lessons.07_prefix_tune           # 7-11 minutes on an idle 2-core CPU (the README gives it by machine)
+    python -m lessons.07_prefix_tune           # 7-11 minutes on an idle 2-core CPU, 14 on a shared one (the README: by machine)
     python -m lessons.07_prefix_tune --quick   # about a minute (a few steps: the numbers mean little)
 
 Starts from the course base (data/course_base/, shipped with the course); `--ckpt runs/04_pretrain/model.pt`

@@ -200,8 +200,9 @@ for method in ("prefix", "finetune"):
 # What to look for: a prefix that learned only the answer FORMAT (the two words, then <|endoftext|>) and the base
 # rate gives nearly every sentence the same label: its gap hardly moves from sentence to sentence and its accuracy
 # sits on the majority line. That is what a prefix does on a base with no skill to steer (try your own model of
-# lesson 4, `--ckpt runs/04_pretrain/model.pt`, which never read a verdict). The line printed under the table says how far above the majority
-# line the prefix gets on the course base, and how close to fine-tuning, which can change every weight.
+# lesson 4, `--ckpt runs/04_pretrain/model.pt`, which never read a verdict). The line printed under the table says
+# how far above the majority line the prefix gets on the course base, and how close to fine-tuning, which can
+# change every weight.
 #
 # The probe row says what is there to steer. Where even the best linear map of the frozen features stays near the
 # majority line, the base itself hardly tells a positive sentence from a negative one, and a prefix that must work
