@@ -1,6 +1,6 @@
 """The course base: how the pretrained model that lessons 05-11 use by default was made, and how to make it again.
 
-    python -m data.course_base                   # pretrain from scratch (3-4 hours on 2 CPU cores), then write
+    python -m data.course_base                   # pretrain from scratch (4-5 hours on 2 CPU cores), then write
                                                  # data/course_base/model.pt and provenance.json
     python -m data.course_base --resume          # continue a run that was stopped (Ctrl-C, a crash, a reboot)
     python -m data.course_base --device cuda     # minutes on a GPU (the numbers differ slightly from the CPU's)
@@ -10,21 +10,25 @@ pretrained for six minutes (lesson 04) has no skill worth steering: it cannot ev
 the course ships a base that was pretrained far longer, on reviews and on a small generated web of records
 (data/web.py), like the real weights that LLMs-from-scratch loads for its fine-tuning chapters.
 
-Three stages, one command. Stage 1 (40M tokens) reads the web's records of 14 known domains, where each key has
+Four stages, one command. Stage 1 (40M tokens) reads the web's records of 14 known domains, where each key has
 its own phrases. Its base states the values of keys it knows and invents the rest ("costs $12" for a price range), so
 stage 2 (12M tokens more, from stage 1's weights with a fresh schedule) adds listings: records whose keys are any
 word, described in generic words ("has a roof color of red", "is not open late"). The base can then copy from a
 table, but it cannot tell a kind review from an unkind one: nothing it read said which way a review went. Stage 3
 (20M tokens more) reads the reviews with verdicts (data/verdicts.py): "Verdict: thumbs up." over some reviews, and
 pages of review sentences, each followed by its review's verdict, as the web's ratings gave GPT-2 a sense of
-sentiment. A finished stage is kept: run the command again and it goes on from where the checkpoints in --run-dir
-stand.
+sentiment. Every description it has read so far has one shape: the subject, then a verb phrase per value. Stage 4
+(8M tokens more, at a third of the learning rate, so the skills it has are kept) writes 70% of the web's
+descriptions in the shapes of prose (data.web.prose_description): "There is a quiet lantern called X near Y.",
+"A hotel called X has five stars.", "Near Y, X ...", "Its roof color is red.". A finished stage is kept: run the
+command again and it goes on from where the checkpoints in --run-dir stand.
 
     python -m data.course_base --from-weights data/course_base/model.pt    # only the stages after the shipped ones
 
 --from-weights starts the first stage its provenance.json does not list from those weights (the stages before come
-from that provenance): the shipped base's stage 3 was made this way, from stage 2's 16-bit weights, so a run from
-scratch, where stage 3 starts from stage 2's fp32 checkpoint, ends on numbers that differ slightly.
+from that provenance): the shipped base's stages 3 and 4 were made this way, each from the 16-bit weights of the
+stage before, so a run from scratch, where each stage starts from the fp32 checkpoint of the one before, ends on
+numbers that differ slightly.
 
 The file holds the weights only, in bfloat16 (a few MB), with a checksum of its tensors; provenance.json beside it
 records the config, the tokenizer fingerprint, the data, tokens seen, steps, the loss curve, the copy checks, the
@@ -75,17 +79,21 @@ class Stage:
     lr: float
     warmup: int
     checkpoint: str   # the stage's training checkpoint, under --run-dir
+    prose: float = 0.0  # share of the web's descriptions in the sentence shapes of data.web.prose_description
 
     def describe(self) -> str:
         text = "imdb reviews" if self.text == "web" else "imdb reviews with verdicts (data/verdicts.py)"
-        return (f"{text} + {self.web_share:.0%} data/web.py"
-                + (f" ({self.listings:.0%} of it listings)" if self.listings else ""))
+        said = [f"{self.listings:.0%} of it listings"] if self.listings else []
+        said += [f"{self.prose:.0%} of its descriptions in prose shapes"] if self.prose else []
+        return f"{text} + {self.web_share:.0%} data/web.py" + (f" ({', '.join(said)})" if said else "")
 
 
 STAGES = (
     Stage(tokens=4e7, text="web", web_share=0.5, listings=0.0, lr=2e-3, warmup=300, checkpoint="model.pt"),
     Stage(tokens=1.2e7, text="web", web_share=0.5, listings=0.5, lr=1e-3, warmup=200, checkpoint="stage2.pt"),
     Stage(tokens=2e7, text="verdicts", web_share=0.3, listings=0.5, lr=1e-3, warmup=200, checkpoint="stage3.pt"),
+    Stage(tokens=8e6, text="verdicts", web_share=0.4, listings=0.5, lr=3e-4, warmup=200, checkpoint="stage4.pt",
+          prose=0.7),
 )
 VAL_SLICE = dict(rows=32, seed=2024)  # the fixed validation slice whose loss the provenance records (see val_losses)
 
@@ -95,10 +103,10 @@ def training_streams(enc, stage: Stage, seed: int = 0, verbose=True) -> dict:
     tokens as make the stage's web share, "val": the reviews' val stream (1,000 reviews the model never trains on)}."""
     reviews = prepare_token_memmaps(enc, verbose=verbose)
     if stage.text == "verdicts":
-        train = verdict_stream(enc, stage.web_share, seed=seed, listings=stage.listings)
+        train = verdict_stream(enc, stage.web_share, seed=seed, listings=stage.listings, prose=stage.prose)
     else:
         train, _ = mixed_stream(enc, reviews["train"], stage.web_share, RUNS_DIR / "cache", seed=seed,
-                                listings=stage.listings, verbose=verbose)
+                                listings=stage.listings, prose=stage.prose, verbose=verbose)
     return {"train": train, "val": reviews["val"]}
 
 

@@ -17,7 +17,10 @@ What makes it teach *copying* and not *remembering* (each point was measured, se
 - values from a space far too large to remember: real English words (thousands, taken from the reviews'
   vocabulary) and made-up syllables, in many name patterns ("The Lantern", "Copper House", "Ilsa Brinmore", ...);
 - several source formats (`key[value] | ...`, `key: value; ...`, one `key = value` per line), keys in varied order,
-  descriptions with varied phrasings, questions and answers over a record, and lists said twice.
+  descriptions with varied phrasings, questions and answers over a record, and lists said twice;
+- (stage 4) descriptions in the sentence shapes of prose, not only "subject, then a verb phrase per value":
+  "There is a quiet lantern called X near Y.", "A hotel called X has five stars.", "Near Y, X ...", "Its roof color
+  is red." (prose_description).
 
 Held out: the restaurant domain of lesson 7's task (data/e2e.py). No record here is about a venue that serves food,
 no E2E-only key appears (eatType, food, priceRange, customer rating, familyFriendly), no word of the restaurant
@@ -262,17 +265,21 @@ def sample_record(rng: random.Random, domain: str | None = None) -> tuple[str, d
     return domain, {"name": subject, **{k: keys[k][0](rng) for k in chosen}}
 
 
+def _join(ps: list[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return ps[0] if len(ps) == 1 else ", ".join(ps[:-1]) + " and " + ps[-1]
+
+
 def describe(domain: str, record: dict[str, str], rng: random.Random) -> str:
     """One or two sentences stating every value of the record, in a random order with random phrasings."""
     keys = DOMAINS[domain]
     others = rng.sample([k for k in record if k != "name"], len(record) - 1)
     phrases = [rng.choice(keys[k][1]).format(record[k]) for k in others]
-    join = lambda ps: ps[0] if len(ps) == 1 else ", ".join(ps[:-1]) + " and " + ps[-1]  # noqa: E731
     split = rng.randint(1, len(phrases) - 1) if len(phrases) > 2 and rng.random() < 0.5 else len(phrases)
     first, second = phrases[:split], phrases[split:]
-    text = f"{record['name']} {join(first)}."
+    text = f"{record['name']} {_join(first)}."
     if second:
-        text += f" {'It' if domain != 'person' else 'This person'} {join(second)}."
+        text += f" {'It' if domain != 'person' else 'This person'} {_join(second)}."
     return text
 
 
@@ -291,15 +298,21 @@ def format_source(record: dict[str, str], style: str, rng: random.Random) -> str
 _ARROW = {"brackets": " =>", "colons": " --", "lines": "\n=>"}
 
 
-def record_document(rng: random.Random) -> str:
-    """A record and its description, or a record and questions about it."""
+def record_document(rng: random.Random, prose: float = 0.0) -> str:
+    """A record and its description, or a record and questions about it. A `prose` share of the descriptions are
+    written in the sentence shapes of prose_description (0: every one as describe writes it, the web of stages 1-3)."""
     domain, record = sample_record(rng)
     style = rng.choices(("brackets", "colons", "lines"), weights=(5, 3, 2))[0]
     source = format_source(record, style, rng)
     if rng.random() < 0.2:  # questions about the record, always in the same form: "what is the <key>?"
         keys = rng.sample(list(record), min(len(record), rng.randint(1, 3)))
         return source + "".join(f" Q: what is the {k}? A: {record[k]}." for k in keys)
-    return f"{source}{_ARROW[style]} {describe(domain, record, rng)}"
+    if prose and rng.random() < prose:
+        phrases = {k: [p.format(v) for p in DOMAINS[domain][k][1]] for k, v in record.items() if k != "name"}
+        text = prose_description(record, phrases, rng, person=domain == "person")
+    else:
+        text = describe(domain, record, rng)
+    return f"{source}{_ARROW[style]} {text}"
 
 
 def list_document(rng: random.Random) -> str:
@@ -336,15 +349,20 @@ def listing_value(rng: random.Random) -> str:
     ))
 
 
-def listing_phrase(key: str, value: str, rng: random.Random) -> str:
-    """A verb phrase that names the key and states the value (yes/no: the key is or is not so)."""
+def _listing_phrases(key: str, value: str) -> list[str]:
+    """The verb phrases that name the key and state the value (yes/no: the key is or is not so)."""
     k = _key_words(key)
     if value == "yes":
-        return rng.choice((f"is {k}", f"is {k}", f"has {k}", f"is listed as {k}"))
+        return [f"is {k}", f"is {k}", f"has {k}", f"is listed as {k}"]
     if value == "no":
-        return rng.choice((f"is not {k}", f"is not {k}", f"has no {k}", f"is not listed as {k}"))
-    return rng.choice((f"has a {k} of {value}", f"has {value} as its {k}", f"lists its {k} as {value}",
-                       f"has the {k} {value}", f"gives {value} for its {k}", f"is {value} in {k}"))
+        return [f"is not {k}", f"is not {k}", f"has no {k}", f"is not listed as {k}"]
+    return [f"has a {k} of {value}", f"has {value} as its {k}", f"lists its {k} as {value}",
+            f"has the {k} {value}", f"gives {value} for its {k}", f"is {value} in {k}"]
+
+
+def listing_phrase(key: str, value: str, rng: random.Random) -> str:
+    """One of _listing_phrases, at random."""
+    return rng.choice(_listing_phrases(key, value))
 
 
 def listing_record(rng: random.Random) -> dict[str, str]:
@@ -356,40 +374,167 @@ def listing_record(rng: random.Random) -> dict[str, str]:
     return {"name": thing_name(rng), **{k: listing_value(rng) for k in keys}}
 
 
-def listing_document(rng: random.Random) -> str:
-    """A listing and a description that states each of its values, in a random order."""
+def listing_document(rng: random.Random, prose: float = 0.0) -> str:
+    """A listing and a description that states each of its values, in a random order. A `prose` share of them
+    have a `type` too (a word), and a description in the sentence shapes of prose_description."""
+    if prose and rng.random() < prose:
+        record = listing_record(rng)
+        if rng.random() < 0.6:  # a listing with a type reads "There is a yellow lantern called ..."
+            record = {"name": record["name"], "type": word(rng).lower(), **{k: v for k, v in record.items()
+                                                                            if k not in ("name", "type")}}
+        style = rng.choices(("brackets", "colons", "lines"), weights=(5, 3, 2))[0]
+        phrases = {k: _listing_phrases(k, v) for k, v in record.items() if k != "name"}
+        text = prose_description(record, phrases, rng, listing=True)
+        return f"{format_source(record, style, rng)}{_ARROW[style]} {text}"
     record = listing_record(rng)
     style = rng.choices(("brackets", "colons", "lines"), weights=(5, 3, 2))[0]
     source = format_source(record, style, rng)
     others = rng.sample([k for k in record if k != "name"], len(record) - 1)
     phrases = [listing_phrase(k, record[k], rng) for k in others]
-    join = lambda ps: ps[0] if len(ps) == 1 else ", ".join(ps[:-1]) + " and " + ps[-1]  # noqa: E731
     split = rng.randint(1, len(phrases) - 1) if len(phrases) > 2 and rng.random() < 0.5 else len(phrases)
-    text = f"{record['name']} {join(phrases[:split])}."
+    text = f"{record['name']} {_join(phrases[:split])}."
     if phrases[split:]:
-        text += f" It {join(phrases[split:])}."
+        text += f" It {_join(phrases[split:])}."
     return f"{source}{_ARROW[style]} {text}"
 
 
-def web_texts(n: int, seed: int = 0, lists: float = 0.15, listings: float = 0.0) -> list[str]:
+# ----------------------------------------------------------------------------------------------
+# Prose: the sentence shapes of real descriptions. describe() and the listings always put the subject first and
+# every value in a verb phrase ("X is near Y and has a roof color of red."). Text written by people also puts a
+# value before the noun ("a five star hotel", "a quiet lantern"), in a phrase after it ("a hotel with three stars",
+# "a film directed by Ilsa Brinmore"), at the front of the sentence ("Near the Lantern, ..."), or in a sentence of
+# its own ("Its roof color is red."); it names the subject late ("There is a hotel called X"). A base that has read
+# only the first shape can copy a table's values in that shape alone; a prefix that asks for another loses them.
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def _forms(key: str, value: str, phrases: list[str], listing: bool) -> dict[str, list[str]]:
+    """The ways to state one value: "vp" verb phrases (given), "pp" phrases after a noun ("near X", "directed by X",
+    "with a roof color of red"), "pre" words before a noun ("Velmora", a yes-key's words), "stand" sentences."""
+    k = _key_words(key)
+    pp = []
+    for vp in phrases:
+        verb, _, rest = vp.partition(" ")
+        if verb in ("is", "was") and not listing and rest != value and not rest.startswith(("a ", "an ", "known ")):
+            pp.append(rest)                      # "is near X" -> "near X"; "was directed by X" -> "directed by X"
+        elif verb == "has" and not (listing and value in ("yes", "no")):
+            pp.append(f"with {rest}")            # "has 300 pages" -> "with 300 pages"
+    pre, stand = [], []
+    if listing and value == "yes":
+        pre, stand = [k], [f"is {k}"]
+    elif listing and value == "no":
+        stand = [f"is not {k}"]
+    elif listing:
+        stand = [f"Its {k} is {value}."]
+    elif key == "area" and re.fullmatch(r"[A-Z][a-z]+", value):
+        pre = [value]                            # "a Velmora museum"
+    return {"vp": list(phrases), "pp": sorted(set(pp), key=pp.index), "pre": pre, "stand": stand}
+
+
+def prose_description(record: dict[str, str], phrases: dict[str, list[str]], rng: random.Random,
+                      person: bool = False, listing: bool = False) -> str:
+    """One to three sentences that state every value of the record once, in one of six shapes chosen at random:
+
+        X is near Y and has five stars.                     There is a five star hotel called X near Y.
+        A hotel called X is near Y and has five stars.      Near Y, X has five stars.
+        X, with five stars, is near Y.                      X is a hotel near Y. Its roof color is red.
+
+    phrases: {key: the verb phrases that state its value} for every key but name; record["type"], if any, is the noun
+    ("a hotel"). A listing (listing=True, with _listing_phrases) says yes/no keys as adjectives or sentences."""
+    name, noun, it = record["name"], record.get("type"), "This person" if person else "It"
+    shape = rng.choice("ABCDEF" if noun else "ADE")
+    keys = [k for k in record if k not in ("name", "type")]
+    rng.shuffle(keys)
+    if noun and shape in "ADE":
+        keys.insert(rng.randint(0, len(keys)), "type")  # the type said as a verb phrase: "is a hotel"
+    forms = {k: _forms(k, record[k], phrases[k], listing) for k in keys}
+    if shape == "D" and not any(forms[k]["pp"] for k in keys):
+        shape = "A"
+    if shape == "E" and not (len(keys) > 1 and any(forms[k]["pp"] for k in keys)):
+        shape = "A"
+    roles = {}
+    if shape in "DE":  # one value goes in front ("Near Y, X ...") or after the name ("X, with five stars, ...")
+        k = rng.choice([k for k in keys if forms[k]["pp"]])
+        roles[k] = "front" if shape == "D" else "pp"
+    for k in keys:
+        if k in roles:
+            continue
+        f, u = forms[k], rng.random()
+        if shape in "BCF" and f["pre"] and sum(r == "pre" for r in roles.values()) < 2 and u < 0.5:
+            roles[k] = "pre"
+        elif shape in "BCF" and f["pp"] and u < (0.5 if shape in "BF" else 0.3):
+            roles[k] = "pp"
+        elif f["stand"] and u > 0.8:
+            roles[k] = "stand"
+        else:
+            roles[k] = "vp"
+    if shape == "A" and "vp" not in roles.values():  # the subject is named in a verb phrase's sentence: keep one
+        roles[keys[0]] = "vp"
+    if shape == "C" and "vp" not in roles.values():
+        shape = "B"
+    if shape == "E" and "vp" not in roles.values():
+        shape = "A"
+        roles = {k: "vp" if r == "pp" else r for k, r in roles.items()}
+    form = {"front": "pp"}  # a phrase in front is a phrase after a noun, capitalized
+    said = {role: [rng.choice(forms[k][form.get(role, role)]) for k in keys if roles[k] == role]
+            for role in ("pre", "pp", "vp", "stand", "front")}
+    vps, pps = said["vp"], " ".join(said["pp"])
+    called = rng.choice(("called", "named", "known as"))
+    noun_phrase = " ".join(said["pre"] + [noun]) if noun else ""
+    a_noun = f"{_article(noun_phrase)} {noun_phrase}" if noun else ""
+    if shape == "A":
+        split = rng.randint(1, len(vps) - 1) if len(vps) > 2 and rng.random() < 0.5 else len(vps)
+        text = f"{name} {_join(vps[:split])}." if vps else ""
+        vps = vps[split:]
+    elif shape == "B":
+        text = f"There is {a_noun} {called} {name}" + (f" {pps}" if pps else "")
+        if vps and rng.random() < 0.5:
+            text, vps = f"{text} that {_join(vps)}", []
+        text += "."
+    elif shape == "C":
+        text = f"{a_noun.capitalize()} {called} {name}" + (f" {pps}" if pps else "") + f" {_join(vps)}."
+        vps = []
+    elif shape == "D":
+        front = said["front"][0]
+        text = f"{front[0].upper()}{front[1:]}, {name} {_join(vps)}." if vps else f"{front[0].upper()}{front[1:]}, " \
+            f"there is {name}."
+        vps = []
+    elif shape == "E":
+        text, vps = f"{name}, {pps}, {_join(vps)}.", []
+    else:  # F
+        text = f"{name} is {a_noun}" + (f" {_join(said['pp'])}" if said["pp"] else "")
+        if vps and rng.random() < 0.4:
+            text, vps = f"{text} that {_join(vps)}", []
+        text += "."
+    if vps:
+        text += f" {it} {_join(vps)}."
+    for stand in said["stand"]:  # a listing's sentence of its own, or "It is ..." for a yes/no key
+        text += f" {stand}" if stand.endswith(".") else f" {it} {stand}."
+    return text.strip()
+
+
+def web_texts(n: int, seed: int = 0, lists: float = 0.15, listings: float = 0.0, prose: float = 0.0) -> list[str]:
     """n documents of the web, the same for the same seed: a `lists` share of them lists said twice, a `listings`
-    share listings with keys of any kind, the rest records of the domains."""
+    share listings with keys of any kind, the rest records of the domains; a `prose` share of the descriptions in
+    the sentence shapes of prose_description (prose=0 gives the web of stages 1-3 exactly)."""
     rng = random.Random(seed)
     docs = []
     for _ in range(n):
         u = rng.random()  # one draw per document whatever the shares: listings=0 gives the web the first base read
-        docs.append(list_document(rng) if u < lists else listing_document(rng) if u < lists + listings
-                    else record_document(rng))
+        docs.append(list_document(rng) if u < lists else listing_document(rng, prose) if u < lists + listings
+                    else record_document(rng, prose))
     return docs
 
 
-def web_tokens(encoding, n_tokens: int, seed: int = 0, listings: float = 0.0):
+def web_tokens(encoding, n_tokens: int, seed: int = 0, listings: float = 0.0, prose: float = 0.0):
     """Whole documents, each followed by <|endoftext|>, until there are at least n_tokens: a uint16 array."""
     import numpy as np
 
     eot, out, total, chunk = encoding.eot_token, [], 0, 0
     while total < n_tokens:
-        batch = web_texts(4000, seed=seed * 1_000_003 + chunk, listings=listings)  # independent chunks: the same for the same seed
+        batch = web_texts(4000, seed=seed * 1_000_003 + chunk, listings=listings, prose=prose)  # independent chunks: the same for the same seed
         for ids in encoding.encode_ordinary_batch(batch):
             if total >= n_tokens:
                 break
@@ -399,7 +544,7 @@ def web_tokens(encoding, n_tokens: int, seed: int = 0, listings: float = 0.0):
     return np.concatenate(out)
 
 
-def mix_into(encoding, tokens, share: float, seed: int = 0, listings: float = 0.0):
+def mix_into(encoding, tokens, share: float, seed: int = 0, listings: float = 0.0, prose: float = 0.0):
     """-> (tokens followed by as many web tokens as make `share` of the result, the web tokens): the pretraining
     stream of lesson 4 and of the course base. 0 <= share < 1; share 0 gives the tokens alone."""
     import numpy as np
@@ -408,11 +553,12 @@ def mix_into(encoding, tokens, share: float, seed: int = 0, listings: float = 0.
         raise ValueError(f"the web's share of the training text must be 0 <= share < 1; got {share}")
     tokens = np.asarray(tokens)
     web = web_tokens(encoding, round(len(tokens) * share / (1 - share)), seed=seed,
-                     listings=listings) if share else tokens[:0]
+                     listings=listings, prose=prose) if share else tokens[:0]
     return np.concatenate([tokens, web]), web
 
 
-def mixed_stream(encoding, tokens, share: float, cache_dir, seed: int = 0, listings: float = 0.0, verbose=True):
+def mixed_stream(encoding, tokens, share: float, cache_dir, seed: int = 0, listings: float = 0.0, prose: float = 0.0,
+                 verbose=True):
     """The pretraining stream, built once as one file on disk: `tokens` (a split's reviews) followed by the web tokens
     that make `share` of it (mix_into). -> (read-only np.memmap of uint16, its composition dict).
 
@@ -429,6 +575,8 @@ def mixed_stream(encoding, tokens, share: float, cache_dir, seed: int = 0, listi
     tokens = np.asarray(tokens, dtype=np.uint16)
     settings = {"format": 1, "tokenizer": encoding.name, "reviews_tokens": int(len(tokens)),
                 "reviews_crc32": zlib.crc32(tokens.tobytes()), "web_share": share, "listings": listings, "seed": seed}
+    if prose:  # only when asked: the streams of the stages without prose keep their names
+        settings["prose"] = prose
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
     cache_dir = Path(cache_dir)
     path, meta_path = cache_dir / f"mixed-{key}.bin", cache_dir / f"mixed-{key}.json"
@@ -438,7 +586,7 @@ def mixed_stream(encoding, tokens, share: float, cache_dir, seed: int = 0, listi
             if verbose:
                 print(f"mixed stream: reusing {path}")
             return np.memmap(path, dtype=np.uint16, mode="r"), composition
-    mixed, web = mix_into(encoding, tokens, share, seed=seed, listings=listings)
+    mixed, web = mix_into(encoding, tokens, share, seed=seed, listings=listings, prose=prose)
     with atomic_write(path, "wb") as f:
         mixed.astype(np.uint16).tofile(f)
     composition = {"settings": settings, "tokens": int(len(mixed)), "web_tokens": int(len(web)),

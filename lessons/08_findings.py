@@ -3,7 +3,7 @@ extrapolation.
 
 Run it from the repo root:
 
-    python -m lessons.08_findings           # about 6-8 minutes on an idle 2-core CPU
+    python -m lessons.08_findings           # 6-10 minutes on an idle 2-core CPU
     python -m lessons.08_findings --quick   # under a minute (the numbers then mean nothing)
 
 Starts from the course base (data/course_base/, shipped with the course); `--ckpt runs/04_pretrain/model.pt`
@@ -120,7 +120,7 @@ def run(study, method, prefix_len=10, reparam="mlp", init="example", n_train=Non
         base, method, batches_for(train_rows, args.seed + seed), steps, lr, batch_size=args.batch_size,
         prefix_len=prefix_len, reparam=reparam, seed=seed,
         init_ids=init_token_ids(enc, init, (train_rows[0]["source"], train_rows[0]["target"])),
-        eval_every=steps, eval_batches=2 if args.quick else 5, positions=args.positions,
+        eval_every=steps, eval_batches=2 if args.quick else 10, positions=args.positions,
         init_steps=20 if args.quick else 300, progress=False)
     entry = {"study": study, **settings, "lr": lr, "val_loss": history["eval_val_loss"][-1]}
     for name, test in (scored or {"test": test_rows}).items():
@@ -183,8 +183,12 @@ extrapolation_runs = {m: run("extrapolation", m, train_set="extrapolation", scor
 # %% [markdown]
 # ## The results
 #
-# Two measures for every run: test BLEU (the paper's) and the loss on the validation targets (lower is better),
-# which still ranks settings when BLEU is near its floor. Then one table: each finding of the paper beside ours.
+# Two measures for every run: the loss on the validation targets (10 fixed batches, the same for every run; lower
+# is better) and test BLEU (the paper's measure, on a few dozen inputs). **The verdicts go by the loss**: BLEU on 50
+# inputs after 100 steps moves by several points between two seeds of one setting (the "noise" line below gives
+# this run's figure), while the loss ranks settings steadily, as the recipe sweep of lesson 7 found. BLEU stands
+# beside it. Only the extrapolation rows use BLEU: the loss is measured on the validation pairs, which do not hold
+# the held-out names and combinations. Then one table: each finding of the paper beside ours.
 
 # %%
 mean = lambda runs, key: statistics.mean(r[key] for r in runs)  # noqa: E731
@@ -195,44 +199,53 @@ def pm(runs, key, f):
     return f"{mean(runs, key):{f}}" + (f" ± {spread(runs, key):{f}}" if len(runs) > 1 else "")
 
 
-best_P = max(lengths, key=lambda P: length_runs[P]["bleu"])
+def both(runs):
+    """"1.234 (BLEU 15.6)": the loss, which gives the verdict, and the BLEU beside it (± over seeds)."""
+    runs = runs if isinstance(runs, list) else [runs]
+    return f"{pm(runs, 'val_loss', '.3f')} (BLEU {pm(runs, 'bleu', '.1f')})"
+
+
+best_P = min(lengths, key=lambda P: length_runs[P]["val_loss"])
 shared = [P for P in prompt_lengths if P in length_runs]
-init_bleu = {init: mean(v, "bleu") for init, v in init_runs.items()}
-low_gap = {n: mean(low_data["prefix"][n], "bleu") - mean(low_data["fine-tuning"][n], "bleu") for n in data_sizes}
+init_loss = {init: mean(v, "val_loss") for init, v in init_runs.items()}
+low_gap = {n: mean(low_data["fine-tuning"][n], "val_loss") - mean(low_data["prefix"][n], "val_loss")
+           for n in data_sizes}  # > 0: the prefix's loss is the lower
 drops = {m: {name: r["bleu"] - r[f"{name}_bleu"] for name in ("unseen_names", "unseen_pairs")}
          for m, r in extrapolation_runs.items()}
 findings = [
     ("prefix length", "rises with P, then falls; ~10 best",
-     ", ".join(f"P={P} {length_runs[P]['bleu']:.1f}" for P in lengths) + f" (best P={best_P})",
+     ", ".join(f"P={P} {both(length_runs[P])}" for P in lengths) + f" (best P={best_P})",
      best_P not in (lengths[0], lengths[-1])),
     ("embedding-only", "far below per-layer at equal P",
-     ", ".join(f"P={P}: {prompt_runs[P]['bleu']:.1f} vs {length_runs[P]['bleu']:.1f}" for P in shared) or "-",
-     bool(shared) and all(prompt_runs[P]["bleu"] < length_runs[P]["bleu"] for P in shared)),
+     ", ".join(f"P={P}: {both(prompt_runs[P])} vs {both(length_runs[P])}" for P in shared) or "-",
+     bool(shared) and all(prompt_runs[P]["val_loss"] > length_runs[P]["val_loss"] for P in shared)),
     ("MLP reparameterization", "a direct matrix is less stable, slightly worse",
-     f"BLEU MLP {pm(reparam_runs['mlp'], 'bleu', '.1f')}, matrix {pm(reparam_runs['matrix'], 'bleu', '.1f')}",
-     mean(reparam_runs["matrix"], "bleu") < mean(reparam_runs["mlp"], "bleu")),
+     f"MLP {both(reparam_runs['mlp'])}, matrix {both(reparam_runs['matrix'])}",
+     mean(reparam_runs["matrix"], "val_loss") > mean(reparam_runs["mlp"], "val_loss")),
     (f"init (n={init_size})", "real words beat random",
-     ", ".join(f"{k} {pm(v, 'bleu', '.1f')}" for k, v in init_runs.items()),
-     min(init_bleu["example"], init_bleu["task"]) > init_bleu["random"]),
+     ", ".join(f"{k} {both(v)}" for k, v in init_runs.items()),
+     min(init_loss["example"], init_loss["task"]) < init_loss["random"]),
     ("low data", "prefix beats fine-tuning at 50-500 examples",
-     ", ".join(f"n={n}: {pm(low_data['prefix'][n], 'bleu', '.1f')} vs {pm(low_data['fine-tuning'][n], 'bleu', '.1f')}"
-               for n in data_sizes), all(g > 0 for g in low_gap.values())),
+     ", ".join(f"n={n}: {both(low_data['prefix'][n])} vs {both(low_data['fine-tuning'][n])}" for n in data_sizes),
+     all(g > 0 for g in low_gap.values())),
     *[(f"extrapolation: {what}", "prefix generalizes better to unseen categories",
        "BLEU lost from the control: " + ", ".join(f"{m} {drops[m][key]:+.1f} ({r['bleu']:.1f} -> {r[f'{key}_bleu']:.1f})"
                                                   for m, r in extrapolation_runs.items()),
        drops["prefix"][key] < drops["finetune"][key])
       for key, what in (("unseen_names", "new names"), ("unseen_pairs", "new food x area"))],
 ]
-lines = ["| finding | the paper (GPT-2 medium) | ours (test BLEU) | agree? |", "|---|---|---|---|"]
+lines = ["| finding | the paper (GPT-2 medium) | ours: val loss (test BLEU); extrapolation: BLEU | agree? |",
+         "|---|---|---|---|"]
 lines += [f"| {name} | {paper} | {ours} | {'yes' if agree else 'no'} |" for name, paper, ours, agree in findings]
 table = "\n".join(lines)
 print("\n" + table)
 
 # Why a verdict can disagree, in this run's own numbers (the prose below explains each reason).
 prefix_runs = [r for r in results if r["method"] == "prefix" and "shared_with" not in r]
-spreads = [spread(runs, "bleu") for runs in [*reparam_runs.values(), *init_runs.values(),
-                                             *low_data["prefix"].values(), *low_data["fine-tuning"].values()]
-           if len(runs) > 1]
+seeded = [runs for runs in [*reparam_runs.values(), *init_runs.values(), *low_data["prefix"].values(),
+                            *low_data["fine-tuning"].values()] if len(runs) > 1]
+spreads = [spread(runs, "bleu") for runs in seeded]
+loss_spreads = [spread(runs, "val_loss") for runs in seeded]
 evidence = {
     "budget": (f"after {steps} steps the prefix's validation loss is {extrapolation_runs['prefix']['val_loss']:.2f}, "
                f"fine-tuning's {extrapolation_runs['finetune']['val_loss']:.2f}, on the same data and batches "
@@ -240,7 +253,8 @@ evidence = {
     "collapsed": (f"{sum(r['val_loss'] > 3.5 for r in prefix_runs)} of {len(prefix_runs)} prefix runs ended with a "
                   f"validation loss above 3.5 (untrained: ~4)"),
     "noise": (f"the BLEU spread between seeds of one setting is up to {max(spreads):.1f} (median "
-              f"{statistics.median(spreads):.1f}): differences smaller than that are noise") if spreads else "-",
+              f"{statistics.median(spreads):.1f}), the validation loss's up to {max(loss_spreads):.3f} (median "
+              f"{statistics.median(loss_spreads):.3f}): differences smaller than that are noise") if spreads else "-",
 }
 print("\nwhy a verdict can disagree, from this run:")
 for why, text in evidence.items():
@@ -249,38 +263,38 @@ for why, text in evidence.items():
 # %%
 fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
 ax = axes[0, 0]
-ax.plot(lengths, [length_runs[P]["bleu"] for P in lengths], marker="o", label="per-layer prefix")
-ax.plot(prompt_lengths, [prompt_runs[P]["bleu"] for P in prompt_lengths], marker="s", label="embedding-only (prompt)")
+ax.plot(lengths, [length_runs[P]["val_loss"] for P in lengths], marker="o", label="per-layer prefix")
+ax.plot(prompt_lengths, [prompt_runs[P]["val_loss"] for P in prompt_lengths], marker="s", label="embedding-only (prompt)")
 ax.set_xscale("log")
 ax.set_xticks(lengths, [str(P) for P in lengths])
 ax.set_xlabel("prefix length P")
-ax.set_ylabel("test BLEU")
+ax.set_ylabel("validation loss (lower is better)")
 ax.set_title("1-2. Prefix length; per-layer vs embedding-only")
 ax.legend()
 ax = axes[0, 1]
 for i, rp in enumerate(("mlp", "matrix")):
-    ax.scatter([i] * len(seeds), [r["bleu"] for r in reparam_runs[rp]], alpha=0.7)
-    ax.errorbar([i + 0.15], [mean(reparam_runs[rp], "bleu")], yerr=[spread(reparam_runs[rp], "bleu")],
+    ax.scatter([i] * len(seeds), [r["val_loss"] for r in reparam_runs[rp]], alpha=0.7)
+    ax.errorbar([i + 0.15], [mean(reparam_runs[rp], "val_loss")], yerr=[spread(reparam_runs[rp], "val_loss")],
                 fmt="D", color="black", capsize=4)
 ax.set_xticks([0, 1], ["MLP reparameterization", "direct matrix"])
 ax.set_xlim(-0.5, 1.5)
-ax.set_ylabel("test BLEU (dots: seeds; diamond: mean ± std)")
+ax.set_ylabel("validation loss (dots: seeds; diamond: mean ± std)")
 ax.set_title(f"3. Reparameterization, {n_seeds}, P=10")
 ax = axes[0, 2]
 for i, (init, runs) in enumerate(init_runs.items()):
-    ax.bar(i, mean(runs, "bleu"), yerr=spread(runs, "bleu"), capsize=4, color=["tab:green", "tab:blue", "gray"][i])
+    ax.bar(i, mean(runs, "val_loss"), yerr=spread(runs, "val_loss"), capsize=4, color=["tab:green", "tab:blue", "gray"][i])
 ax.set_xticks(range(len(init_runs)), [f"{k}" for k in init_runs])
 ax.set_xlabel("what the prefix starts from")
-ax.set_ylabel(f"test BLEU (mean ± std of {n_seeds})")
+ax.set_ylabel(f"validation loss (mean ± std of {n_seeds})")
 ax.set_title(f"4. Initialization, {init_size} examples")
 ax = axes[1, 0]
 for name, by_n in low_data.items():
-    ax.errorbar(data_sizes, [mean(by_n[n], "bleu") for n in data_sizes], yerr=[spread(by_n[n], "bleu") for n in data_sizes],
+    ax.errorbar(data_sizes, [mean(by_n[n], "val_loss") for n in data_sizes], yerr=[spread(by_n[n], "val_loss") for n in data_sizes],
                 marker="o", capsize=3, label=name)
 ax.set_xscale("log")
 ax.set_xticks(data_sizes, [str(n) for n in data_sizes])
 ax.set_xlabel("training examples")
-ax.set_ylabel(f"test BLEU (mean ± std of {n_seeds})")
+ax.set_ylabel(f"validation loss (mean ± std of {n_seeds})")
 ax.set_title("5. Low data")
 ax.legend()
 ax = axes[1, 1]
@@ -296,7 +310,7 @@ ax.legend(fontsize=8)
 axes[1, 2].axis("off")
 axes[1, 2].text(0, 1, "finding: agree with the paper?\n\n" + "\n".join(f"  {name}: {'yes' if agree else 'NO'}"
                 for name, _, _, agree in findings) + f"\n\n{steps} steps x batch {args.batch_size} per run\nBLEU on {len(test_rows)} unseen "
-                f"test inputs\n{sum('shared_with' not in r for r in results)} runs trained", va="top", family="monospace")
+                f"test inputs\nverdicts: val loss (1-5), BLEU (6)\n{sum('shared_with' not in r for r in results)} runs trained", va="top", family="monospace")
 for ax in axes.flat[:5]:
     ax.grid(alpha=0.3)
     ax.minorticks_off()  # log axes: only the ticks we set, no "6x10^1"
@@ -308,10 +322,10 @@ print(f"\nwrote {out_dir / 'findings.png'}")
 
 def row(study, setting, runs):
     runs = runs if isinstance(runs, list) else [runs]
-    return f"| {study} | {setting} | {pm(runs, 'bleu', '.1f')} | {pm(runs, 'val_loss', '.3f')} | {pm(runs, 'attribute_error', '.3f')} |"
+    return f"| {study} | {setting} | {pm(runs, 'val_loss', '.3f')} | {pm(runs, 'bleu', '.1f')} | {pm(runs, 'attribute_error', '.3f')} |"
 
 
-lines = ["| study | setting | test BLEU | val loss | attribute error |", "|---|---|---|---|---|"]
+lines = ["| study | setting | val loss | test BLEU | attribute error |", "|---|---|---|---|---|"]
 lines += [row("prefix length", f"P={P}", length_runs[P]) for P in lengths]
 lines += [row("embedding-only", f"prompt, P={P}", prompt_runs[P]) for P in prompt_lengths]
 lines += [row("reparameterization", f"{rp}, {n_seeds}", v) for rp, v in reparam_runs.items()]
@@ -340,7 +354,8 @@ write_text_atomic(out_dir / "results.json", json.dumps({"findings": [dict(zip(("
 #   2M-parameter base can do far less than GPT-2 medium, so the paper's "prefix beats fine-tuning in low data"
 #   needs a base whose skills already cover most of the task.
 # - **Noise.** With 50 test inputs and two seeds, differences of a BLEU point or two are within the spread
-#   across seeds: the ± figures of the low-data and reparameterization rows show how large that spread is.
+#   across seeds: the ± figures of the low-data and reparameterization rows show how large that spread is. That is
+#   why the verdicts go by the validation loss; where the loss and BLEU disagree, the loss is the steadier witness.
 # - **Learning rates.** Every method has one lr: fine-tuning's and prompt tuning's from lesson 7's sweep, the
 #   prefix's half of lesson 7's, because at lesson 7's a prefix trained on a small set can collapse (the
 #   "collapsed" line counts those runs); the paper tuned each per setting. A method that looks worse may only be

@@ -239,8 +239,10 @@ def describe_base(path=None) -> str:
     provenance = course_base_provenance(path) if path.resolve() == COURSE_BASE_PATH.resolve() else None
     if provenance:
         shown = os.path.relpath(path) if path.is_absolute() and Path.cwd() in path.parents else path
+        stages = ", then ".join(f"{st['tokens_seen'] / 1e6:.0f}M tokens of {st['data']}" for st in provenance["stages"])
         return (f"the course base ({shown}): the tiny preset pretrained on {provenance['tokens_seen'] / 1e6:.0f}M tokens "
-                f"of {provenance['data']}, shipped with the course; made by `{provenance['command']}`")
+                f"in {len(provenance['stages'])} stages ({stages}), shipped with the course; made by "
+                f"`{provenance['command']}`")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
         tokens = ckpt["history"]["tokens"][-1]
@@ -252,7 +254,7 @@ def describe_base(path=None) -> str:
 def _missing_model_message(path: Path) -> str:
     if path.resolve() == COURSE_BASE_PATH.resolve():
         return (f"the course base {path} is missing; it is part of the repository: restore it with "
-                f"`git checkout -- {path}`, or make it again with `{COURSE_BASE_COMMAND}` (3-4 hours on 2 CPU cores).")
+                f"`git checkout -- {path}`, or make it again with `{COURSE_BASE_COMMAND}` (4-5 hours on 2 CPU cores).")
     return (f"no pretrained model at {path}. Make it first: `{PRETRAIN_COMMAND}` (under 10 minutes on a 2-core CPU, "
             f"writes {LESSON_04_PATH}), or leave --ckpt out to use the course base.")
 

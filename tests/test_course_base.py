@@ -1,12 +1,12 @@
 """The course base shipped in data/course_base/: it loads, it is the model its provenance describes, and it copies.
 
-CI never pretrains it (that takes 3-4 hours: python -m data.course_base); these checks take a few seconds."""
+CI never pretrains it (that takes 4-5 hours: python -m data.course_base); these checks take a few seconds."""
 import json
 
 import pytest
 import torch
 
-from data.course_base import copy_checks, val_losses
+from data.course_base import STAGES, copy_checks, val_losses
 from minigpt.checkpoint import (COURSE_BASE_PATH, CheckpointError, course_base_provenance, describe_base, load_model)
 from minigpt.tokenizer import encoding_fingerprint, load_tokenizer
 from prefix.io import fingerprint
@@ -84,10 +84,11 @@ def test_an_unfinished_stage_is_continued_only_when_asked(tmp_path, capsys):
     from data.course_base import main
     _one_step_checkpoint(tmp_path / "model.pt")
     with pytest.raises(SystemExit) as stop:  # 4,096 tokens = 2 steps of 8 x 256: the checkpoint has run 1
-        main(["--tokens", "4096", "4096", "4096", "--run-dir", str(tmp_path), "--out", str(tmp_path / "out")])
+        main(["--tokens", *["4096"] * len(STAGES), "--run-dir", str(tmp_path), "--out", str(tmp_path / "out")])
     assert "holds an unfinished run (step 1/2)" in str(stop.value) and "--resume" in str(stop.value)
     with pytest.raises(SystemExit) as stop:  # it ran more steps than asked: another recipe, refused
-        main(["--tokens", "100", "4096", "4096", "--run-dir", str(tmp_path), "--out", str(tmp_path / "out")])
+        main(["--tokens", "100", *["4096"] * (len(STAGES) - 1), "--run-dir", str(tmp_path),
+              "--out", str(tmp_path / "out")])
     assert "ran 1 steps, more than the 0 asked for" in str(stop.value)
 
 
@@ -103,13 +104,13 @@ def test_a_stage_added_to_shipped_weights_must_follow_the_stages_they_list(tmp_p
     (weights.parent / "provenance.json").write_text(json.dumps(listed))
     args = ["--run-dir", str(tmp_path / "run"), "--out", str(tmp_path / "out"), "--from-weights", str(weights)]
     with pytest.raises(SystemExit):
-        main(["--tokens", "8192", "4096", "4096"] + args)  # 8,192 tokens = 4 steps, not the 2 it was made with
+        main(["--tokens", "8192", *["4096"] * (len(STAGES) - 1)] + args)  # 8,192 tokens = 4 steps, not 2
     assert "was made with [2] steps per stage, not [4]" in capsys.readouterr().err
-    listed["stages"] = [dict(listed["stages"][0], steps=2)] * 3
+    listed["stages"] = [dict(listed["stages"][0], steps=2)] * len(STAGES)
     (weights.parent / "provenance.json").write_text(json.dumps(listed))
     with pytest.raises(SystemExit):
-        main(["--tokens", "4096", "4096", "4096"] + args)
-    assert "already holds all 3 stages" in capsys.readouterr().err
+        main(["--tokens", *["4096"] * len(STAGES)] + args)
+    assert f"already holds all {len(STAGES)} stages" in capsys.readouterr().err
     assert not (tmp_path / "run").exists() and not (tmp_path / "out").exists()  # nothing was trained or written
 
 

@@ -52,6 +52,10 @@ def test_lesson08_writes_its_findings(tmp_path, pretrained_ckpt):
     extrapolation = [r for r in results["runs"] if r["study"] == "extrapolation"]
     assert {r["method"] for r in extrapolation} == {"prefix", "finetune"}
     assert all("unseen_names_bleu" in r and "unseen_pairs_bleu" in r for r in extrapolation)
+    # the other verdicts go by the validation loss: the MLP finding agrees when the matrix's loss is the higher
+    runs = {r["reparam"]: r["val_loss"] for r in results["runs"] if r["study"] == "reparam"}
+    verdict = next(f["agree"] for f in results["findings"] if f["finding"] == "MLP reparameterization")
+    assert verdict == (runs["matrix"] > runs["mlp"])
     # the extrapolation verdicts are on the BLEU lost from the control, one row per held-out set
     by_method = {r["method"]: r for r in extrapolation}
     verdicts = {f["finding"]: f["agree"] for f in results["findings"] if f["finding"].startswith("extrapolation")}
@@ -59,9 +63,21 @@ def test_lesson08_writes_its_findings(tmp_path, pretrained_ckpt):
         lost = {m: r["bleu"] - r[f"{key}_bleu"] for m, r in by_method.items()}
         assert verdicts[finding] == (lost["prefix"] < lost["finetune"])
     table = (tmp_path / "results.md").read_text()
-    assert table.startswith("| finding | the paper (GPT-2 medium) | ours (test BLEU) | agree? |")
-    assert "| study | setting | test BLEU | val loss | attribute error |" in table
+    assert table.startswith("| finding | the paper (GPT-2 medium) | ours: val loss (test BLEU); extrapolation: BLEU "
+                            "| agree? |")
+    assert "| study | setting | val loss | test BLEU | attribute error |" in table
     assert "prefix length | P=10" in table and "low data | fine-tuning, n=50" in table
     assert "BLEU lost from the control" in stdout
     assert set(results["evidence"]) == {"budget", "collapsed", "noise"} and "why a verdict can disagree" in stdout
     assert all(0 <= r["bleu"] <= 100 and 0 <= r["attribute_error"] <= 1 and r["val_loss"] > 0 for r in results["runs"])
+
+
+def test_the_recipe_sweep_runs_and_chooses_by_validation_loss(tmp_path):
+    """lessons/sweep_prefix_recipe.py (the README's recipe table): each run is recorded with its validation loss,
+    and the prefix it names best is the one with the lowest."""
+    stdout = run_lesson("lessons.sweep_prefix_recipe", "--quick", "--steps", "2", "--n-score", "2", "--out", tmp_path)
+    runs = json.loads((tmp_path / "sweep.json").read_text())
+    assert [r["method"] for r in runs] == ["prefix", "finetune"] and all(r["val_loss"] > 0 for r in runs)
+    assert (tmp_path / "sweep.md").read_text().count("\n") == 2 + len(runs)  # header, rule, a row per run
+    best = min((r for r in runs if r["method"] == "prefix"), key=lambda r: r["val_loss"])
+    assert f"best prefix: {best}" in stdout

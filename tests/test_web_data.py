@@ -6,7 +6,8 @@ import re
 
 from data import e2e
 from data.web import (DOMAINS, E2E_ONLY_KEYS, RESTAURANT_WORDS, SHARED_KEYS, describe, format_source, listing_document,
-                      listing_record, real_words, sample_record, thing_name, unseen_web_records, web_texts, web_tokens)
+                      listing_record, prose_description, real_words, record_document, sample_record, thing_name,
+                      unseen_web_records, web_texts, web_tokens)
 from minigpt.tokenizer import load_tokenizer
 
 
@@ -65,7 +66,8 @@ def test_restaurants_are_held_out():
     """No E2E-only key, no word of the restaurant vocabulary, no E2E name: lesson 7's task is new to the base."""
     keys = {k for keys in DOMAINS.values() for k in keys}
     assert not keys & set(E2E_ONLY_KEYS)
-    text = "\n".join(web_texts(20_000, seed=0) + web_texts(20_000, seed=1, listings=0.5))  # both stages' web
+    text = "\n".join(web_texts(20_000, seed=0) + web_texts(20_000, seed=1, listings=0.5)  # every stage's web
+                     + web_texts(20_000, seed=2, listings=0.5, prose=0.7))
     for key in E2E_ONLY_KEYS:
         assert f"{key}[" not in text and f"{key}:" not in text and f"{key} =" not in text
     words = set(re.findall(r"[a-zé]+", text.lower()))
@@ -176,3 +178,54 @@ def test_the_mixed_stream_is_built_once_on_disk_with_its_composition(tmp_path):
     bins[0].with_suffix(".json").unlink()  # an unfinished file (no composition yet) is built again
     rebuilt, _ = mixed_stream(enc, reviews, 0.25, tmp_path, verbose=False)
     assert np.array_equal(rebuilt, stream)
+
+
+def _source_and_text(doc):
+    source, text = re.split(r" => |\n=> | -- ", doc, maxsplit=1)
+    if "[" in source:
+        return dict(re.findall(r"(\w[\w ]*)\[([^\]]+)\]", source)), text
+    if ": " in source:
+        return dict(item.split(": ", 1) for item in source.split("; ")), text
+    return dict(line.split(" = ", 1) for line in source.split("\n")), text
+
+
+def test_prose_descriptions_state_every_value_in_many_shapes():
+    """Stage 4's prose: every value of a record or a listing is stated (yes/no keys by their words), the subject is
+    named, and the six sentence shapes all occur, so the subject comes first in only some of them."""
+    rng = random.Random(0)
+    openings = collections.Counter()
+    for i in range(1500):
+        doc = (record_document if i % 2 else listing_document)(random.Random(rng.random()), prose=1.0)
+        if " Q: " in doc:
+            continue
+        record, text = _source_and_text(doc)
+        assert record["name"] in text, doc
+        for key, value in record.items():
+            if value in ("yes", "no"):
+                said = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", key).lower()
+                assert said in text, (key, doc)
+                if value == "no":
+                    assert re.search(rf"\b(not|no) (listed as )?{re.escape(said)}\b", text), (key, doc)
+            else:
+                assert value in text, (value, doc)
+        openings["name" if text.startswith(record["name"] + " ") else "name," if text.startswith(record["name"] + ",")
+                 else "there is" if text.startswith("There is ") else "a noun" if re.match(r"An? ", text)
+                 else "in front"] += 1
+    assert len(openings) == 5 and min(openings.values()) >= 40, openings
+    assert sum(v for k, v in openings.items() if k.startswith("name")) < 0.6 * sum(openings.values())
+
+
+def test_prose_puts_a_yes_key_before_the_noun_and_a_value_after_it():
+    rng = random.Random(1)
+    record = {"name": "Copper House", "type": "lantern", "open late": "yes", "roofColor": "red"}
+    phrases = {"type": ["has a type of lantern"], "open late": ["is open late"],
+               "roofColor": ["has a roof color of red"]}
+    texts = {prose_description(record, phrases, rng, listing=True) for _ in range(300)}
+    assert any("open late lantern called Copper House" in t or "open late lantern named Copper House" in t
+               for t in texts), texts
+    assert any("with a roof color of red" in t for t in texts)
+
+
+def test_prose_zero_leaves_the_web_of_stages_1_to_3_as_it_was():
+    assert web_texts(300, seed=2, listings=0.5, prose=0.0) == web_texts(300, seed=2, listings=0.5)
+    assert web_texts(300, seed=2, listings=0.5, prose=0.7) != web_texts(300, seed=2, listings=0.5)
