@@ -80,11 +80,13 @@ class Stage:
     warmup: int
     checkpoint: str   # the stage's training checkpoint, under --run-dir
     prose: float = 0.0  # share of the web's descriptions in the sentence shapes of data.web.prose_description
+    everyday: float = 0.0  # share of the web's records with everyday words (data.web.everyday_document)
 
     def describe(self) -> str:
         text = "imdb reviews" if self.text == "web" else "imdb reviews with verdicts (data/verdicts.py)"
         said = [f"{self.listings:.0%} of it listings"] if self.listings else []
         said += [f"{self.prose:.0%} of its descriptions in prose shapes"] if self.prose else []
+        said += [f"{self.everyday:.0%} of its records with everyday words"] if self.everyday else []
         return f"{text} + {self.web_share:.0%} data/web.py" + (f" ({', '.join(said)})" if said else "")
 
 
@@ -94,6 +96,8 @@ STAGES = (
     Stage(tokens=2e7, text="verdicts", web_share=0.3, listings=0.5, lr=1e-3, warmup=200, checkpoint="stage3.pt"),
     Stage(tokens=8e6, text="verdicts", web_share=0.4, listings=0.5, lr=3e-4, warmup=200, checkpoint="stage4.pt",
           prose=0.7),
+    Stage(tokens=6e6, text="verdicts", web_share=0.4, listings=0.5, lr=3e-4, warmup=200, checkpoint="stage5.pt",
+          prose=0.7, everyday=0.7),
 )
 VAL_SLICE = dict(rows=32, seed=2024)  # the fixed validation slice whose loss the provenance records (see val_losses)
 
@@ -103,10 +107,11 @@ def training_streams(enc, stage: Stage, seed: int = 0, verbose=True) -> dict:
     tokens as make the stage's web share, "val": the reviews' val stream (1,000 reviews the model never trains on)}."""
     reviews = prepare_token_memmaps(enc, verbose=verbose)
     if stage.text == "verdicts":
-        train = verdict_stream(enc, stage.web_share, seed=seed, listings=stage.listings, prose=stage.prose)
+        train = verdict_stream(enc, stage.web_share, seed=seed, listings=stage.listings, prose=stage.prose,
+                               everyday=stage.everyday)
     else:
         train, _ = mixed_stream(enc, reviews["train"], stage.web_share, RUNS_DIR / "cache", seed=seed,
-                                listings=stage.listings, prose=stage.prose, verbose=verbose)
+                                listings=stage.listings, prose=stage.prose, everyday=stage.everyday, verbose=verbose)
     return {"train": train, "val": reviews["val"]}
 
 

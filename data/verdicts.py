@@ -64,7 +64,7 @@ def verdict_documents(reviews=None, seed: int = 0) -> list[str]:
 
 
 def verdict_stream(encoding, web_share: float, seed: int = 0, listings: float = 0.5, reviews=None,
-                   prose: float = 0.0):
+                   prose: float = 0.0, everyday: float = 0.0):
     """The training stream of stage 3 (uint16): verdict_documents, plus web documents (data/web.py, `listings` of
     them listings) that make `web_share` of it, each document followed by <|endoftext|>, in a seeded order.
     Mixing the documents, not appending the web at the end, keeps the reviews and the web side by side in every
@@ -77,7 +77,7 @@ def verdict_stream(encoding, web_share: float, seed: int = 0, listings: float = 
     n_text = sum(len(d) for d in docs)
     if web_share:
         web = web_tokens(encoding, round(n_text * web_share / (1 - web_share)), seed=1000 + seed, listings=listings,
-                         prose=prose)
+                         prose=prose, everyday=everyday)
         ends = np.flatnonzero(web == eot) + 1
         docs += np.split(web, ends[:-1])
     order = np.random.default_rng(seed).permutation(len(docs))

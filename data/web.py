@@ -22,10 +22,15 @@ What makes it teach *copying* and not *remembering* (each point was measured, se
   "There is a quiet lantern called X near Y.", "A hotel called X has five stars.", "Near Y, X ...", "Its roof color
   is red." (prose_description).
 
+- (stage 5) everyday words in values, which stages 1-4 held out with the restaurant vocabulary: languages and
+  nationalities ("a French comedy", "a hotel in the Italian style"), price levels ("a cheap hostel", "with prices of £15-20"), children and families
+  ("welcomes children"), ratings out of 5, and areas such as "the city centre" and "the riverside" (everyday_document).
+
 Held out: the restaurant domain of lesson 7's task (data/e2e.py). No record here is about a venue that serves food,
-no E2E-only key appears (eatType, food, priceRange, customer rating, familyFriendly), no word of the restaurant
-vocabulary (restaurant, pub, coffee, food, cuisine, ...), and no E2E restaurant or landmark name.
-tests/test_web_data.py checks all three.
+no E2E-only key appears (eatType, food, priceRange, customer rating, familyFriendly), nor the key said in words
+("customer rating", "family friendly", "kid friendly", "price range", ...), no word of the restaurant vocabulary
+(restaurant, pub, coffee, food, cuisine, ...), and no E2E restaurant or landmark name. tests/test_web_data.py checks
+all of it, for every stage.
 
     python -m data.web            # prints a few documents
 """
@@ -43,14 +48,21 @@ from minigpt.files import atomic_write, write_text_atomic
 # What must never appear: the E2E task's own keys, vocabulary and names (checked by tests/test_web_data.py)
 
 E2E_ONLY_KEYS = ("eatType", "food", "priceRange", "customer rating", "familyFriendly")
+E2E_KEY_PHRASES = ("eat type", "coffee shop", "customer rating", "price range", "family friendly", "family-friendly",
+                   "kid friendly", "kid-friendly", "child friendly", "child-friendly", "children friendly", "fast food")
 RESTAURANT_WORDS = frozenset((
     "restaurant", "restaurants", "pub", "pubs", "coffee", "cafe", "café", "food", "foods", "cuisine", "dishes",
     "dish", "eat", "eats", "eating", "eatery", "dine", "dining", "diner", "menu", "meal", "meals", "serves",
-    "serving", "chef", "kitchen", "bistro", "bar", "tavern", "inn", "family", "families", "kid", "kids", "children",
-    "child", "friendly", "rating", "rated", "customer", "customers", "riverside", "centre", "center", "curry",
-    "rice", "noodle", "noodles", "dumpling", "sushi", "pizza", "pasta", "burger", "vegetarian", "chinese",
-    "english", "french", "indian", "italian", "japanese", "fast", "cheap", "moderate", "expensive", "price",
-))  # never a word of a name; "price" is also one of the shared keys (a hotel's price), so it does appear as a key
+    "serving", "chef", "kitchen", "bistro", "bar", "tavern", "inn", "curry", "rice", "noodle", "noodles", "dumpling",
+    "sushi", "pizza", "pasta", "burger", "vegetarian",
+))  # never in any stage's web
+# Everyday words that stages 1-4 held out with the restaurant vocabulary (they are not in data/web/words.txt, so
+# no name or listing is made of them); stage 5's everyday_document uses them of hotels, films, shops, ...
+EVERYDAY_WORDS = frozenset((
+    "family", "families", "kid", "kids", "children", "child", "friendly", "rating", "rated", "customer",
+    "customers", "riverside", "centre", "center", "chinese", "english", "french", "indian", "italian", "japanese",
+    "fast", "cheap", "moderate", "expensive", "price",
+))  # "price" is also one of the shared keys (a hotel's price), so it appears as a key in every stage
 SHARED_KEYS = ("name", "type", "area", "near", "price", "year")
 
 # ----------------------------------------------------------------------------------------------
@@ -73,15 +85,16 @@ WORDS_FILE = Path(__file__).resolve().parent / "web" / "words.txt"
 
 
 def derive_real_words() -> tuple[str, ...]:
-    """About 6,000 English words: the commonest of the IMDB reviews' vocabulary (function words, a few crude words and
-    the restaurant vocabulary left out), in a fixed order. `python -m data.web --write-words` stores them in
-    data/web/words.txt, so the web needs no package at run time; a test checks the file against this function."""
+    """About 6,000 English words: the commonest of the IMDB reviews' vocabulary (function words, a few crude words, the
+    restaurant vocabulary and the everyday words left out), in a fixed order. `python -m data.web --write-words` stores
+    them in data/web/words.txt, so the web needs no package at run time; a test checks the file against this function."""
     from .reviews import imdb_reviews  # the reviews are the course's own text: no new download
 
     counts = collections.Counter()
     for text, _ in imdb_reviews("train"):
         counts.update(re.findall(r"[a-z]{3,11}", text.lower()))
-    words = sorted((w for w, c in counts.items() if c >= 8 and w not in _STOPWORDS and w not in RESTAURANT_WORDS),
+    words = sorted((w for w, c in counts.items() if c >= 8 and w not in _STOPWORDS
+                    and w not in RESTAURANT_WORDS | EVERYDAY_WORDS),
                    key=lambda w: (-counts[w], w))
     return tuple(words[:6000])
 
@@ -270,11 +283,12 @@ def _join(ps: list[str]) -> str:
     return ps[0] if len(ps) == 1 else ", ".join(ps[:-1]) + " and " + ps[-1]
 
 
-def describe(domain: str, record: dict[str, str], rng: random.Random) -> str:
-    """One or two sentences stating every value of the record, in a random order with random phrasings."""
+def describe(domain: str, record: dict[str, str], rng: random.Random, said: dict[str, list[str]] | None = None) -> str:
+    """One or two sentences stating every value of the record, in a random order with random phrasings. `said`:
+    {key: verb phrases that state its value} for keys that are not the domain's own (everyday_document's)."""
     keys = DOMAINS[domain]
     others = rng.sample([k for k in record if k != "name"], len(record) - 1)
-    phrases = [rng.choice(keys[k][1]).format(record[k]) for k in others]
+    phrases = [rng.choice(said[k]) if said and k in said else rng.choice(keys[k][1]).format(record[k]) for k in others]
     split = rng.randint(1, len(phrases) - 1) if len(phrases) > 2 and rng.random() < 0.5 else len(phrases)
     first, second = phrases[:split], phrases[split:]
     text = f"{record['name']} {_join(first)}."
@@ -434,7 +448,7 @@ def _forms(key: str, value: str, phrases: list[str], listing: bool) -> dict[str,
 
 
 def prose_description(record: dict[str, str], phrases: dict[str, list[str]], rng: random.Random,
-                      person: bool = False, listing: bool = False) -> str:
+                      person: bool = False, listing: bool = False, given: dict[str, dict] | None = None) -> str:
     """One to three sentences that state every value of the record once, in one of six shapes chosen at random:
 
         X is near Y and has five stars.                     There is a five star hotel called X near Y.
@@ -442,14 +456,15 @@ def prose_description(record: dict[str, str], phrases: dict[str, list[str]], rng
         X, with five stars, is near Y.                      X is a hotel near Y. Its roof color is red.
 
     phrases: {key: the verb phrases that state its value} for every key but name; record["type"], if any, is the noun
-    ("a hotel"). A listing (listing=True, with _listing_phrases) says yes/no keys as adjectives or sentences."""
+    ("a hotel"). A listing (listing=True, with _listing_phrases) says yes/no keys as adjectives or sentences.
+    given: {key: its forms, as _forms gives them} for keys whose forms are written out (everyday_forms)."""
     name, noun, it = record["name"], record.get("type"), "This person" if person else "It"
     shape = rng.choice("ABCDEF" if noun else "ADE")
     keys = [k for k in record if k not in ("name", "type")]
     rng.shuffle(keys)
     if noun and shape in "ADE":
         keys.insert(rng.randint(0, len(keys)), "type")  # the type said as a verb phrase: "is a hotel"
-    forms = {k: _forms(k, record[k], phrases[k], listing) for k in keys}
+    forms = {k: given[k] if given and k in given else _forms(k, record[k], phrases[k], listing) for k in keys}
     if shape == "D" and not any(forms[k]["pp"] for k in keys):
         shape = "A"
     if shape == "E" and not (len(keys) > 1 and any(forms[k]["pp"] for k in keys)):
@@ -515,26 +530,139 @@ def prose_description(record: dict[str, str], phrases: dict[str, list[str]], rng
     return text.strip()
 
 
-def web_texts(n: int, seed: int = 0, lists: float = 0.15, listings: float = 0.0, prose: float = 0.0) -> list[str]:
+# ----------------------------------------------------------------------------------------------
+# Everyday words (stage 5). Stages 1-4 kept every word of the task's values out of the web, general ones too:
+# "French", "cheap", "children", "riverside", "rated". A base that never read them in a description has no way to
+# say them, and a prefix, which only reweighs what the base does, left those values out (lesson 7's by-key table).
+# GPT-2 read them of films, hotels and shops; so does stage 5, never of a place that serves food, never as the
+# task's keys or those keys said in words (E2E_KEY_PHRASES).
+
+NATIONALITIES = ("English", "French", "Italian", "Japanese", "Chinese", "Indian", "Spanish", "German", "Greek",
+                 "Turkish", "Thai", "Mexican", "Korean", "Polish", "Irish", "Scottish", "Welsh", "Dutch", "Swedish",
+                 "Russian", "Brazilian", "Egyptian", "Persian", "Danish")
+EVERYDAY_AREAS = ("city centre", "riverside", "town centre", "waterfront", "harbour", "old town", "market square",
+                  "seafront", "university quarter", "station quarter", "north end", "hills", "suburbs", "docks")
+_FRIENDLY = ("pet", "dog", "bike", "wheelchair", "student", "budget", "cyclist", "walker", "beach", "eco")
+
+# {key: (the domains that have it, value sampler)}; everyday_forms says each value
+EVERYDAY_KEYS = {
+    "origin": (("film", "book", "album", "festival", "school", "band", "product"), _pick(*NATIONALITIES)),
+    "style": (("hotel", "shop", "museum", "product", "park", "team"), _pick(*NATIONALITIES)),
+    "price": (("hotel", "shop", "museum", "festival", "product", "park"), lambda r: r.choice((
+        "cheap", "moderate", "expensive", "high", "low", f"£{r.randint(5, 40)}-{r.randint(41, 90)}",
+        f"less than £{r.randint(5, 60)}", f"more than £{r.randint(10, 90)}"))),
+    "rating": (("hotel", "shop", "museum", "film", "book", "album", "park", "festival", "product"), lambda r: r.choice((
+        f"{r.randint(1, 5)} out of 5", f"{r.randint(1, 5)} out of 5", "low", "average", "high"))),
+    "area": (("hotel", "shop", "museum", "park", "festival", "school", "person", "team", "band"), _pick(*EVERYDAY_AREAS)),
+    "children": (("hotel", "museum", "park", "festival", "shop"), _pick("yes", "no")),
+    "friendly": (("hotel", "park", "museum", "shop", "festival"), _pick("yes", "no")),  # key: "petFriendly", ...
+}
+
+
+def everyday_forms(key: str, value: str) -> dict[str, list[str]]:
+    """The ways to state an everyday value, as _forms gives them: "vp" verb phrases, "pp" phrases after a noun,
+    "pre" words before a noun, "stand" sentences. key is the record's key ("petFriendly" for a friendly key)."""
+    vp, pp, pre, stand = [], [], [], []
+    if key == "origin":
+        vp, pp, pre = [f"is {value}", f"is of {value} origin"], [f"of {value} origin"], [value]
+    elif key == "style":
+        vp, pp, pre = [f"is {value} in style", f"has a {value} style"], [f"in the {value} style"], [value]
+    elif key == "price" and value in ("cheap", "low"):
+        vp, pp, pre = ["is cheap", "has low prices", "costs little"], ["with low prices"], ["cheap", "low-priced"]
+    elif key == "price" and value == "moderate":
+        vp, pp, pre = ["has moderate prices", "is moderately priced"], ["with moderate prices"], ["moderately priced"]
+    elif key == "price" and value in ("expensive", "high"):
+        vp, pp, pre = ["is expensive", "has high prices"], ["with high prices"], ["expensive", "high-priced"]
+    elif key == "price":
+        vp, pp = [f"costs {value}", f"charges {value}", f"has prices of {value}"], [f"with prices of {value}"]
+    elif key == "rating" and "out of" in value:
+        vp = [f"is rated {value}", f"has a rating of {value}", f"is rated {value} by its visitors"]
+        pp, stand = [f"rated {value}", f"with a rating of {value}"], [f"Customers rate it {value}."]
+    elif key == "rating":
+        vp, pp = [f"has a{'n' if value == 'average' else ''} {value} rating", f"gets {value} ratings"], \
+            [f"with a{'n' if value == 'average' else ''} {value} rating", f"with {value} ratings"]
+        stand = [f"Its rating is {value}."]
+    elif key == "area":
+        vp = [f"is in the {value}", f"is located in the {value}", f"can be found in the {value}",
+              f"is in the {value} area"]
+        pp, pre = [f"in the {value}", f"in the {value} area"], [value]
+    elif key == "children" and value == "yes":
+        vp = ["welcomes children", "is good for families", "is open to families", "is a place for kids"]
+        pp, pre = ["for families", "welcoming children"], ["family"]
+    elif key == "children":
+        vp = ["does not welcome children", "is not for families", "is for adults only", "is not a place for kids"]
+        pp, pre = ["for adults only"], ["adults-only"]
+    else:  # petFriendly, bikeFriendly, ...: "is pet friendly"
+        words = _key_words(key)
+        vp, pre = ([f"is {words}"], [words]) if value == "yes" else ([f"is not {words}"], [])
+    return {"vp": vp, "pp": pp, "pre": pre, "stand": stand}
+
+
+def everyday_record(rng: random.Random) -> tuple[str, dict[str, str], list[str]]:
+    """(domain, record, its everyday keys): a record of one of the domains with one to three everyday keys (an
+    everyday area or price in place of the domain's own)."""
+    extra = rng.sample(list(EVERYDAY_KEYS), rng.randint(1, 3))
+    domain = rng.choice(sorted({d for k in extra for d in EVERYDAY_KEYS[k][0]}))
+    domain, record = sample_record(rng, domain)
+    added = []
+    for key in extra:
+        domains, sample = EVERYDAY_KEYS[key]
+        if domain in domains:
+            name = f"{rng.choice(_FRIENDLY)}Friendly" if key == "friendly" else key
+            record.pop(name, None)
+            record[name] = sample(rng)
+            added.append(name)
+    return domain, record, added
+
+
+def everyday_document(rng: random.Random, prose: float = 0.0) -> str:
+    """An everyday record and its description, or questions about it: record_document's forms, everyday values."""
+    domain, record, added = everyday_record(rng)
+    style = rng.choices(("brackets", "colons", "lines"), weights=(5, 3, 2))[0]
+    source = format_source(record, style, rng)
+    if rng.random() < 0.2:
+        keys = rng.sample(list(record), min(len(record), rng.randint(1, 3)))
+        return source + "".join(f" Q: what is the {k}? A: {record[k]}." for k in keys)
+    own = DOMAINS[domain]
+    given = {k: everyday_forms(k, record[k]) for k in added}
+    if rng.random() < prose:
+        phrases = {k: [p.format(v) for p in own[k][1]] for k, v in record.items() if k != "name" and k not in given}
+        text = prose_description(record, phrases, rng, person=domain == "person", given=given)
+    else:
+        text = describe(domain, record, rng, said={k: f["vp"] for k, f in given.items()})
+    return f"{source}{_ARROW[style]} {text}"
+
+
+def web_texts(n: int, seed: int = 0, lists: float = 0.15, listings: float = 0.0, prose: float = 0.0,
+              everyday: float = 0.0) -> list[str]:
     """n documents of the web, the same for the same seed: a `lists` share of them lists said twice, a `listings`
-    share listings with keys of any kind, the rest records of the domains; a `prose` share of the descriptions in
-    the sentence shapes of prose_description (prose=0 gives the web of stages 1-3 exactly)."""
+    share listings with keys of any kind, the rest records of the domains, an `everyday` share of those with
+    everyday words (everyday_document); a `prose` share of the descriptions in the sentence shapes of
+    prose_description (prose=0 gives the web of stages 1-3 exactly, everyday=0 that of stages 1-4)."""
     rng = random.Random(seed)
     docs = []
     for _ in range(n):
         u = rng.random()  # one draw per document whatever the shares: listings=0 gives the web the first base read
-        docs.append(list_document(rng) if u < lists else listing_document(rng, prose) if u < lists + listings
-                    else record_document(rng, prose))
+        if u < lists:
+            docs.append(list_document(rng))
+        elif u < lists + listings:
+            docs.append(listing_document(rng, prose))
+        elif everyday and rng.random() < everyday:  # no draw when everyday=0: the web of stages 1-4 stays as it was
+            docs.append(everyday_document(rng, prose))
+        else:
+            docs.append(record_document(rng, prose))
     return docs
 
 
-def web_tokens(encoding, n_tokens: int, seed: int = 0, listings: float = 0.0, prose: float = 0.0):
+def web_tokens(encoding, n_tokens: int, seed: int = 0, listings: float = 0.0, prose: float = 0.0,
+               everyday: float = 0.0):
     """Whole documents, each followed by <|endoftext|>, until there are at least n_tokens: a uint16 array."""
     import numpy as np
 
     eot, out, total, chunk = encoding.eot_token, [], 0, 0
     while total < n_tokens:
-        batch = web_texts(4000, seed=seed * 1_000_003 + chunk, listings=listings, prose=prose)  # independent chunks: the same for the same seed
+        batch = web_texts(4000, seed=seed * 1_000_003 + chunk, listings=listings, prose=prose,  # independent chunks:
+                          everyday=everyday)                                                # same seed, same text
         for ids in encoding.encode_ordinary_batch(batch):
             if total >= n_tokens:
                 break
@@ -544,7 +672,8 @@ def web_tokens(encoding, n_tokens: int, seed: int = 0, listings: float = 0.0, pr
     return np.concatenate(out)
 
 
-def mix_into(encoding, tokens, share: float, seed: int = 0, listings: float = 0.0, prose: float = 0.0):
+def mix_into(encoding, tokens, share: float, seed: int = 0, listings: float = 0.0, prose: float = 0.0,
+             everyday: float = 0.0):
     """-> (tokens followed by as many web tokens as make `share` of the result, the web tokens): the pretraining
     stream of lesson 4 and of the course base. 0 <= share < 1; share 0 gives the tokens alone."""
     import numpy as np
@@ -553,12 +682,12 @@ def mix_into(encoding, tokens, share: float, seed: int = 0, listings: float = 0.
         raise ValueError(f"the web's share of the training text must be 0 <= share < 1; got {share}")
     tokens = np.asarray(tokens)
     web = web_tokens(encoding, round(len(tokens) * share / (1 - share)), seed=seed,
-                     listings=listings, prose=prose) if share else tokens[:0]
+                     listings=listings, prose=prose, everyday=everyday) if share else tokens[:0]
     return np.concatenate([tokens, web]), web
 
 
 def mixed_stream(encoding, tokens, share: float, cache_dir, seed: int = 0, listings: float = 0.0, prose: float = 0.0,
-                 verbose=True):
+                 everyday: float = 0.0, verbose=True):
     """The pretraining stream, built once as one file on disk: `tokens` (a split's reviews) followed by the web tokens
     that make `share` of it (mix_into). -> (read-only np.memmap of uint16, its composition dict).
 
@@ -575,8 +704,9 @@ def mixed_stream(encoding, tokens, share: float, cache_dir, seed: int = 0, listi
     tokens = np.asarray(tokens, dtype=np.uint16)
     settings = {"format": 1, "tokenizer": encoding.name, "reviews_tokens": int(len(tokens)),
                 "reviews_crc32": zlib.crc32(tokens.tobytes()), "web_share": share, "listings": listings, "seed": seed}
-    if prose:  # only when asked: the streams of the stages without prose keep their names
-        settings["prose"] = prose
+    for name, share_of in (("prose", prose), ("everyday", everyday)):
+        if share_of:  # only when asked: the streams of the stages without them keep their names
+            settings[name] = share_of
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
     cache_dir = Path(cache_dir)
     path, meta_path = cache_dir / f"mixed-{key}.bin", cache_dir / f"mixed-{key}.json"
@@ -586,7 +716,7 @@ def mixed_stream(encoding, tokens, share: float, cache_dir, seed: int = 0, listi
             if verbose:
                 print(f"mixed stream: reusing {path}")
             return np.memmap(path, dtype=np.uint16, mode="r"), composition
-    mixed, web = mix_into(encoding, tokens, share, seed=seed, listings=listings, prose=prose)
+    mixed, web = mix_into(encoding, tokens, share, seed=seed, listings=listings, prose=prose, everyday=everyday)
     with atomic_write(path, "wb") as f:
         mixed.astype(np.uint16).tofile(f)
     composition = {"settings": settings, "tokens": int(len(mixed)), "web_tokens": int(len(web)),
