@@ -10,7 +10,7 @@ pretrained for six minutes (lesson 04) has no skill worth steering: it cannot ev
 the course ships a base that was pretrained far longer, on reviews and on a small generated web of records
 (data/web.py), like the real weights that LLMs-from-scratch loads for its fine-tuning chapters.
 
-Four stages, one command. Stage 1 (40M tokens) reads the web's records of 14 known domains, where each key has
+Five stages, one command. Stage 1 (40M tokens) reads the web's records of 14 known domains, where each key has
 its own phrases. Its base states the values of keys it knows and invents the rest ("costs $12" for a price range), so
 stage 2 (12M tokens more, from stage 1's weights with a fresh schedule) adds listings: records whose keys are any
 word, described in generic words ("has a roof color of red", "is not open late"). The base can then copy from a
@@ -20,13 +20,17 @@ pages of review sentences, each followed by its review's verdict, as the web's r
 sentiment. Every description it has read so far has one shape: the subject, then a verb phrase per value. Stage 4
 (8M tokens more, at a third of the learning rate, so the skills it has are kept) writes 70% of the web's
 descriptions in the shapes of prose (data.web.prose_description): "There is a quiet lantern called X near Y.",
-"A hotel called X has five stars.", "Near Y, X ...", "Its roof color is red.". A finished stage is kept: run the
-command again and it goes on from where the checkpoints in --run-dir stand.
+"A hotel called X has five stars.", "Near Y, X ...", "Its roof color is red.". Until then the web held out, with
+the restaurant vocabulary, everyday words that the task's values use: "French", "cheap", "children", "riverside",
+"rated". Stage 5 (6M tokens more, the same rate) says them of films, hotels and shops (data.web.everyday_document:
+"a French comedy", "a cheap hostel in the city centre", "welcomes children", "is rated 4 out of 5"), never of a place
+that serves food. A finished stage is kept: run the command again and it goes on from where the checkpoints in
+--run-dir stand.
 
     python -m data.course_base --from-weights data/course_base/model.pt    # only the stages after the shipped ones
 
 --from-weights starts the first stage its provenance.json does not list from those weights (the stages before come
-from that provenance): the shipped base's stages 3 and 4 were made this way, each from the 16-bit weights of the
+from that provenance): the shipped base's stages 3, 4 and 5 were made this way, each from the 16-bit weights of the
 stage before, so a run from scratch, where each stage starts from the fp32 checkpoint of the one before, ends on
 numbers that differ slightly.
 

@@ -312,15 +312,20 @@ def format_source(record: dict[str, str], style: str, rng: random.Random) -> str
 _ARROW = {"brackets": " =>", "colons": " --", "lines": "\n=>"}
 
 
+def _questions(source: str, record: dict[str, str], rng: random.Random) -> str:
+    """The record's table and one to three questions about it, always in the same form: "what is the <key>?"."""
+    keys = rng.sample(list(record), min(len(record), rng.randint(1, 3)))
+    return source + "".join(f" Q: what is the {k}? A: {record[k]}." for k in keys)
+
+
 def record_document(rng: random.Random, prose: float = 0.0) -> str:
     """A record and its description, or a record and questions about it. A `prose` share of the descriptions are
     written in the sentence shapes of prose_description (0: every one as describe writes it, the web of stages 1-3)."""
     domain, record = sample_record(rng)
     style = rng.choices(("brackets", "colons", "lines"), weights=(5, 3, 2))[0]
     source = format_source(record, style, rng)
-    if rng.random() < 0.2:  # questions about the record, always in the same form: "what is the <key>?"
-        keys = rng.sample(list(record), min(len(record), rng.randint(1, 3)))
-        return source + "".join(f" Q: what is the {k}? A: {record[k]}." for k in keys)
+    if rng.random() < 0.2:
+        return _questions(source, record, rng)
     if prose and rng.random() < prose:
         phrases = {k: [p.format(v) for p in DOMAINS[domain][k][1]] for k, v in record.items() if k != "name"}
         text = prose_description(record, phrases, rng, person=domain == "person")
@@ -621,8 +626,7 @@ def everyday_document(rng: random.Random, prose: float = 0.0) -> str:
     style = rng.choices(("brackets", "colons", "lines"), weights=(5, 3, 2))[0]
     source = format_source(record, style, rng)
     if rng.random() < 0.2:
-        keys = rng.sample(list(record), min(len(record), rng.randint(1, 3)))
-        return source + "".join(f" Q: what is the {k}? A: {record[k]}." for k in keys)
+        return _questions(source, record, rng)
     own = DOMAINS[domain]
     given = {k: everyday_forms(k, record[k]) for k in added}
     if rng.random() < prose:

@@ -3,7 +3,7 @@ extrapolation.
 
 Run it from the repo root:
 
-    python -m lessons.08_findings           # 6-10 minutes on an idle 2-core CPU
+    python -m lessons.08_findings           # 6-12 minutes on an idle 2-core CPU
     python -m lessons.08_findings --quick   # under a minute (the numbers then mean nothing)
 
 Starts from the course base (data/course_base/, shipped with the course); `--ckpt runs/04_pretrain/model.pt`

@@ -5,7 +5,8 @@ import random
 import re
 
 from data import e2e
-from data.web import (DOMAINS, E2E_ONLY_KEYS, RESTAURANT_WORDS, SHARED_KEYS, describe, format_source, listing_document,
+from data.web import (DOMAINS, E2E_KEY_PHRASES, E2E_ONLY_KEYS, EVERYDAY_WORDS, NATIONALITIES, RESTAURANT_WORDS,
+                      SHARED_KEYS, describe, everyday_document, format_source, listing_document,
                       listing_record, prose_description, real_words, record_document, sample_record, thing_name,
                       unseen_web_records, web_texts, web_tokens)
 from minigpt.tokenizer import load_tokenizer
@@ -62,19 +63,76 @@ def test_names_come_from_a_space_too_large_to_remember():
     assert sum(any(w.lower() in real_words() for w in n.split()) for n in names) > 0.5 * len(names)  # real words
 
 
+def _stage_webs(n=20_000):
+    """{stage: its web} for the web's settings of stages 1, 2, 4 and 5 (stage 3's are stage 2's)."""
+    return {1: "\n".join(web_texts(n, seed=0)), 2: "\n".join(web_texts(n, seed=1, listings=0.5)),
+            4: "\n".join(web_texts(n, seed=2, listings=0.5, prose=0.7)),
+            5: "\n".join(web_texts(n, seed=3, listings=0.5, prose=0.7, everyday=0.7))}
+
+
 def test_restaurants_are_held_out():
-    """No E2E-only key, no word of the restaurant vocabulary, no E2E name: lesson 7's task is new to the base."""
+    """No E2E-only key, nor the key said in words, no word of the restaurant vocabulary, no E2E name, in any stage's
+    web: lesson 7's task is new to the base."""
     keys = {k for keys in DOMAINS.values() for k in keys}
     assert not keys & set(E2E_ONLY_KEYS)
-    text = "\n".join(web_texts(20_000, seed=0) + web_texts(20_000, seed=1, listings=0.5)  # every stage's web
-                     + web_texts(20_000, seed=2, listings=0.5, prose=0.7))
+    text = "\n".join(_stage_webs().values())
     for key in E2E_ONLY_KEYS:
         assert f"{key}[" not in text and f"{key}:" not in text and f"{key} =" not in text
     words = set(re.findall(r"[a-zé]+", text.lower()))
-    banned = RESTAURANT_WORDS - set(SHARED_KEYS)  # "price" is a key of hotels, products, ...: allowed as a key
-    assert not words & banned, sorted(words & banned)
-    for phrase in ("coffee shop", "family friendly", "customer rating", "city centre", "price range"):
-        assert phrase not in text.lower()
+    assert not words & RESTAURANT_WORDS, sorted(words & RESTAURANT_WORDS)
+    for phrase in ("coffee shop", "family friendly", "kid friendly", "child friendly", "customer rating",
+                   "price range", "fast food", "eat type", "friendly to families"):
+        assert phrase in E2E_KEY_PHRASES + ("friendly to families",) and phrase not in text.lower()
+    assert not re.search(r"(family|kid|child|children)[ -]?friendly", text, re.IGNORECASE)
+
+
+def test_everyday_words_come_only_in_stage_5():
+    """Stages 1-4 held the everyday words out with the restaurant vocabulary ("price" only of dollars); stage 5 says
+    them of films, hotels and shops: nationalities, price levels, children, ratings, the city centre."""
+    webs = _stage_webs()
+    for stage in (1, 2, 4):
+        words = set(re.findall(r"[a-zé]+", webs[stage].lower())) - set(SHARED_KEYS)  # "has a price of $12"
+        assert not words & EVERYDAY_WORDS, (stage, sorted(words & EVERYDAY_WORDS))
+    five = webs[5]
+    for said in ("French", "Italian", "Japanese", "cheap", "expensive", "children", "families", "rated", "rating",
+                 "city centre", "riverside", "£", "out of 5", "pet friendly"):
+        assert said in five, said
+    assert sum(n in five for n in NATIONALITIES) == len(NATIONALITIES)
+
+
+def test_everyday_descriptions_state_every_value():
+    """Every value of an everyday record is said, in words a reader would check for: a nationality, an area and a
+    price in pounds as they are, a price level by its level, children yes/no by children or families."""
+    rng = random.Random(4)
+    checked = collections.Counter()
+    for i in range(1500):
+        doc = everyday_document(random.Random(rng.random()), prose=0.7 if i % 2 else 0.0)
+        if " Q: " in doc:
+            continue
+        record, text = _source_and_text(doc)
+        assert record["name"] in text, doc
+        low = text.lower()
+        for key, value in record.items():
+            if key == "price" and value in ("cheap", "low"):
+                ok = "cheap" in low or "low" in low or "costs little" in low
+            elif key == "price" and value in ("expensive", "high"):
+                ok = "expensive" in low or "high" in low
+            elif key == "price" and value == "moderate":
+                ok = "moderate" in low
+            elif key == "children":
+                ok = re.search(r"children|families|family|kids|adults", low) is not None and \
+                    (value == "no") == bool(re.search(r"not welcome children|not for families|adults|not a place "
+                                                      r"for kids", low))
+            elif key.endswith("Friendly"):
+                said = key[:-len("Friendly")] + " friendly"
+                ok = said in low and ((value == "no") == (f"not {said}" in low))
+            elif value in ("yes", "no"):
+                ok = True  # a domain's own yes/no key: none today
+            else:
+                ok = value.lower() in low
+            assert ok, (key, value, doc)
+            checked[key] += 1
+    assert {"origin", "style", "price", "rating", "area", "children"} <= set(checked), checked
     names = set(re.findall(r"name[\[:=] ?\[?([^\]|;\n]+)", text))
     assert not {n.strip().lower() for n in names} & {n.lower() for n in e2e.NAMES + e2e.NEAR_NAMES + e2e.UNSEEN_NAMES}
 
@@ -229,3 +287,10 @@ def test_prose_puts_a_yes_key_before_the_noun_and_a_value_after_it():
 def test_prose_zero_leaves_the_web_of_stages_1_to_3_as_it_was():
     assert web_texts(300, seed=2, listings=0.5, prose=0.0) == web_texts(300, seed=2, listings=0.5)
     assert web_texts(300, seed=2, listings=0.5, prose=0.7) != web_texts(300, seed=2, listings=0.5)
+
+
+def test_everyday_zero_leaves_the_web_of_stage_4_as_it_was():
+    assert web_texts(300, seed=2, listings=0.5, prose=0.7, everyday=0.0) == web_texts(300, seed=2, listings=0.5,
+                                                                                      prose=0.7)
+    assert web_texts(300, seed=2, listings=0.5, prose=0.7, everyday=0.7) != web_texts(300, seed=2, listings=0.5,
+                                                                                      prose=0.7)
