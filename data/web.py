@@ -20,11 +20,11 @@ What makes it teach *copying* and not *remembering* (each point was measured, se
   descriptions with varied phrasings, questions and answers over a record, and lists said twice;
 - (stage 4) descriptions in the sentence shapes of prose, not only "subject, then a verb phrase per value":
   "There is a quiet lantern called X near Y.", "A hotel called X has five stars.", "Near Y, X ...", "Its roof color
-  is red." (prose_description).
-
-- (stage 5) everyday words in values, which stages 1-4 held out with the restaurant vocabulary: languages and
-  nationalities ("a French comedy", "a hotel in the Italian style"), price levels ("a cheap hostel", "with prices of £15-20"), children and families
-  ("welcomes children"), ratings out of 5, and areas such as "the city centre" and "the riverside" (everyday_document).
+  is red." (prose_description);
+- (stage 5) everyday words in values, which stages 1-4 held out with the restaurant vocabulary: nationalities ("a
+  French comedy", "a hotel in the Italian style"), price levels ("a cheap hostel", "with prices of £15-20"), children
+  and families ("welcomes children"), ratings out of 5, and areas such as "the city centre" and "the riverside"
+  (everyday_document).
 
 Held out: the restaurant domain of lesson 7's task (data/e2e.py). No record here is about a venue that serves food,
 no E2E-only key appears (eatType, food, priceRange, customer rating, familyFriendly), nor the key said in words
@@ -322,15 +322,24 @@ def record_document(rng: random.Random, prose: float = 0.0) -> str:
     """A record and its description, or a record and questions about it. A `prose` share of the descriptions are
     written in the sentence shapes of prose_description (0: every one as describe writes it, the web of stages 1-3)."""
     domain, record = sample_record(rng)
+    return _document(domain, record, rng, prose)
+
+
+def _document(domain: str, record: dict[str, str], rng: random.Random, prose: float,
+              given: dict[str, dict] | None = None) -> str:
+    """The record as a table in one of three styles, then questions about it or its description (a `prose` share in
+    prose shapes). given: {key: its forms} for the keys that are not the domain's own (everyday_forms)."""
+    given = given or {}
     style = rng.choices(("brackets", "colons", "lines"), weights=(5, 3, 2))[0]
     source = format_source(record, style, rng)
     if rng.random() < 0.2:
         return _questions(source, record, rng)
     if prose and rng.random() < prose:
-        phrases = {k: [p.format(v) for p in DOMAINS[domain][k][1]] for k, v in record.items() if k != "name"}
-        text = prose_description(record, phrases, rng, person=domain == "person")
+        phrases = {k: [p.format(v) for p in DOMAINS[domain][k][1]] for k, v in record.items()
+                   if k != "name" and k not in given}
+        text = prose_description(record, phrases, rng, person=domain == "person", given=given)
     else:
-        text = describe(domain, record, rng)
+        text = describe(domain, record, rng, said={k: f["vp"] for k, f in given.items()})
     return f"{source}{_ARROW[style]} {text}"
 
 
@@ -621,20 +630,9 @@ def everyday_record(rng: random.Random) -> tuple[str, dict[str, str], list[str]]
 
 
 def everyday_document(rng: random.Random, prose: float = 0.0) -> str:
-    """An everyday record and its description, or questions about it: record_document's forms, everyday values."""
+    """An everyday record and its description, or questions about it, in the forms of record_document."""
     domain, record, added = everyday_record(rng)
-    style = rng.choices(("brackets", "colons", "lines"), weights=(5, 3, 2))[0]
-    source = format_source(record, style, rng)
-    if rng.random() < 0.2:
-        return _questions(source, record, rng)
-    own = DOMAINS[domain]
-    given = {k: everyday_forms(k, record[k]) for k in added}
-    if rng.random() < prose:
-        phrases = {k: [p.format(v) for p in own[k][1]] for k, v in record.items() if k != "name" and k not in given}
-        text = prose_description(record, phrases, rng, person=domain == "person", given=given)
-    else:
-        text = describe(domain, record, rng, said={k: f["vp"] for k, f in given.items()})
-    return f"{source}{_ARROW[style]} {text}"
+    return _document(domain, record, rng, prose, given={k: everyday_forms(k, record[k]) for k in added})
 
 
 def web_texts(n: int, seed: int = 0, lists: float = 0.15, listings: float = 0.0, prose: float = 0.0,
