@@ -1,11 +1,12 @@
 """The prefix-tuning recipe for the course base, found by measurement: a small sweep, in three rounds.
 
-    python -m lessons.sweep_prefix_recipe            # 14-31 minutes on a 2-core CPU (16 runs)
+    python -m lessons.sweep_prefix_recipe            # about 30 minutes on an idle 2-core CPU (16 runs)
     python -m lessons.sweep_prefix_recipe --quick    # a minute: two runs of a few steps (checks the script)
 
 Round 1: learning rate x initialization (task words, or the keys/values of a real training example), P=10, MLP 512.
 Round 2: at the best of round 1, the prefix length P and the MLP's hidden width.
 Round 3: at the best so far, twice the steps; and full fine-tuning's learning rate, for a fair comparison.
+Each run gets lesson 7's budget, 600 steps of batch 16 (round 3's longer run 1,200).
 Each run trains on the table-to-text task (lesson 7) and is scored on held-out validation pairs (the test inputs stay
 for lesson 7): its validation loss, which chooses, and beside it the BLEU and attribute error of its greedy outputs.
 The loss chooses because it is steady: BLEU on 100 inputs with one reference each moves several points between
@@ -28,11 +29,11 @@ from prefix.methods import init_token_ids, run_method
 from prefix.pairs import PairBatches
 
 parser = lesson_parser(__doc__, base=True)
-parser.add_argument("--steps", type=positive_int, default=None, help="steps per run in rounds 1-2 (default 300; --quick 4)")
+parser.add_argument("--steps", type=positive_int, default=None, help="steps per run in rounds 1-2 (default 600, lesson 7's; --quick 4)")
 parser.add_argument("--n-score", type=positive_int, default=None, help="validation inputs scored per run (default 100)")
 args = parse_lesson_args(parser)
 out_dir, device, _ = start_lesson(parser, args, "sweep_prefix_recipe")
-steps = args.steps or (4 if args.quick else 300)
+steps = args.steps or (4 if args.quick else 600)
 n_score = args.n_score or (4 if args.quick else 100)
 base = load_pretrained(args.ckpt, device, attention="sdpa")
 print(f"base: {describe_base(args.ckpt)}")
