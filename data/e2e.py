@@ -19,8 +19,10 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 from pathlib import Path
 
+from data.web import E2E_KEY_PHRASES, RESTAURANT_WORDS
 from minigpt.files import atomic_write
 
 DATA_DIR = Path(__file__).resolve().parent / "e2e"
@@ -521,6 +523,35 @@ def copy_check_sources(n, new_names=False, split="val"):
     names = [UNSEEN_NAMES[i % len(UNSEEN_NAMES)] if new_names else r["mr"]["name"] for i, r in enumerate(rows)]
     sources = [r["source"].replace(f"name[{r['mr']['name']}]", f"name[{name}]", 1) for r, name in zip(rows, names)]
     return sources, names
+
+
+# ---------------------------------------------------------------------------------------------
+# Which words of a target a model gets wrong (lesson 7: where a prefix loses to fine-tuning, token by token)
+
+WORD_GROUPS = ("held out", "copied", "sentence")
+# The words no stage of the course base's web holds: the restaurant vocabulary and the task's keys said as one word.
+HELD_OUT_WORDS = RESTAURANT_WORDS | {phrase for phrase in E2E_KEY_PHRASES if " " not in phrase}
+
+
+def target_word_group(word: str | None, source: str) -> str:
+    """Which of WORD_GROUPS a word of a target is, for its source:
+
+    "held out"  restaurant vocabulary, which the course base's web never held ("pub", "food", "kid-friendly");
+    "copied"    a value from the source, all of its letters and digits ("Olive", "riverside", "£20-25", "3");
+    "sentence"  every other word, and punctuation (None): the sentence the values are said in ("is", "which",
+                "near", "expensive", "."), the words a model chooses rather than copies.
+    """
+    if word is None:
+        return "sentence"
+    if word in HELD_OUT_WORDS or any(part in HELD_OUT_WORDS for part in word.split("-")):
+        return "held out"
+    values = {w for value in source.split("[")[1:] for w in _value_words(value.split("]")[0])}
+    parts = _value_words(word)
+    return "copied" if parts and all(part in values for part in parts) else "sentence"
+
+
+def _value_words(text: str) -> list[str]:
+    return re.findall(r"[\w£]+", text.lower())
 
 
 # ---------------------------------------------------------------------------------------------

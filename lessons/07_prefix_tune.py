@@ -7,7 +7,7 @@ Run it from the repo root:
 
 Starts from the course base (data/course_base/, shipped with the course); `--ckpt runs/04_pretrain/model.pt`
 uses your own model from lesson 4 instead.
-Writes to runs/07_prefix_tune/: losses.png, results.md, results.json, and the trained prefix (e2e.prefix.pt)
+Writes to runs/07_prefix_tune/: losses.png, loss_by_word.png, results.md, results.json, and the trained prefix (e2e.prefix.pt)
 that lesson 10 serves.
 """
 # %% [markdown]
@@ -45,7 +45,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from data.e2e import ATTRIBUTE_ORDER, copy_check_sources, load_e2e
+from data.e2e import ATTRIBUTE_ORDER, WORD_GROUPS, copy_check_sources, load_e2e, target_word_group
 from data.web import unseen_web_records
 from lessons.flags import (add_prefix_flags, lesson_parser, load_pretrained, parse_lesson_args, positive_float,
                            positive_int, resolve, start_lesson)
@@ -56,7 +56,7 @@ from minigpt.tokenizer import load_tokenizer
 from prefix import save_prefix
 from prefix.methods import (INITS, build_tuned, evaluate_e2e, init_token_ids, name_copy_rate, repeat_losses,
                             run_method, step_times_side_by_side)
-from prefix.pairs import PairBatches
+from prefix.pairs import PairBatches, target_token_losses, target_token_words
 
 parser = lesson_parser(__doc__, base=True)
 add_prefix_flags(parser, steps=(600, 6), n_test=(500, 8))
@@ -199,6 +199,22 @@ print(f"prefix init: {args.init}" + (f" (its last {args.prefix_len} tokens: {enc
                                      if init_ids else "") + f"; real tokens numbered {args.positions}")
 lrs = {"prefix": args.lr_prefix, "prompt": args.lr_prompt, "finetune": args.lr_finetune}
 results, histories, models = {}, {}, {}
+word_pairs = pairs["val"][:16 if args.quick else 300]  # scored token by token at the end (validation pairs)
+
+
+def loss_by_word_group(model):
+    """{group: {"mean", "total", "tokens"}}: the teacher-forced loss of the validation targets' tokens, summed by
+    which kind of word each token is part of (data.e2e.target_word_group)."""
+    sums, counts = dict.fromkeys(WORD_GROUPS, 0.0), dict.fromkeys(WORD_GROUPS, 0)
+    for (source, target), losses in zip(word_pairs, target_token_losses(model, enc, word_pairs, base.config.block_size)):
+        for word, loss in zip(target_token_words(enc, target), losses):
+            group = target_word_group(word, source)
+            sums[group] += loss
+            counts[group] += 1
+    return {g: {"mean": sums[g] / max(counts[g], 1), "total": sums[g], "tokens": counts[g]} for g in WORD_GROUPS}
+
+
+by_word_group = {"base, untrained": loss_by_word_group(base)}  # each method's is added when it is trained
 for method in args.methods:
     print(f"\n=== {method} ===")
     model, result, histories[method] = run_method(
@@ -218,6 +234,7 @@ for method in args.methods:
     result["name_rate"] = sum(n in out for n, out in zip(names, result["outputs"])) / len(test_rows)
     result["distinct_outputs"] = len(set(result["outputs"]))  # a prefix that writes one sentence for all is stuck
     result["outputs"] = result["outputs"][:5]
+    result["loss_by_word_group"] = by_word_group[method] = loss_by_word_group(model.eval())
     results[method] = result
     print(f"{method}: BLEU {result['bleu']:.1f}, ROUGE-L {result['rouge_l']:.1f}, attribute error {result['attribute_error']:.3f}, "
           f"names the restaurant in {result['name_rate']:.0%} of outputs, {result['distinct_outputs']} distinct outputs "
@@ -318,9 +335,53 @@ if "prefix" in results:  # what training a prefix took away: values the untraine
 table += "\n\n" + "\n".join(by_key)
 write_text_atomic(out_dir / "results.md", table + "\n")
 untrained_base["outputs"] = untrained_base["outputs"][:5]
+untrained_base["loss_by_word_group"] = by_word_group["base, untrained"]
 write_text_atomic(out_dir / "results.json", json.dumps({"steps": steps, "n_test": len(test_rows), "results": results,
                                                   "untrained_base": untrained_base,
                                                   "histories": histories}, indent=1))
+
+# %% [markdown]
+# ## Where the prefix loses, word by word
+#
+# The by-key table counts values left out of whole sentences. The loss says where, token by token: each method
+# reads the 300 validation pairs (teacher forcing, the loss it trained on), and each target token is put in one of
+# three groups by the word it is part of (`data.e2e.target_word_group`):
+#
+# - **held out**: restaurant vocabulary ("pub", "coffee", "food", "kid-friendly"), which no text of the course
+#   base's pretraining web holds: a prefix has to get the frozen model to spell words it hardly ever read;
+# - **copied**: the values of the source ("The Olive Grove", "riverside", "£20-25");
+# - **sentence**: every other word, and the punctuation: the sentence the values are said in ("which", "is near",
+#   "expensive"), the words a model has to choose.
+#
+# If the prefix trailed fine-tuning because of the words the base never read, its extra loss would sit in the
+# first group. The line under the table says where it does sit. (Each target says its values in one of many
+# sentence plans, drawn at random, so no model gets the sentence's words to 0: what counts is the gap.)
+
+# %%
+lines = ["| tokens of | tokens | " + " | ".join(by_word_group) + " |", "|---|---|" + "---|" * len(by_word_group)]
+for g in WORD_GROUPS:
+    lines.append(f"| {g} | {by_word_group['base, untrained'][g]['tokens']} | "
+                 + " | ".join(f"{r[g]['mean']:.2f}" for r in by_word_group.values()) + " |")
+print("mean loss per target token (nats), by the kind of word it is part of:\n" + "\n".join(lines))
+if "prefix" in by_word_group and "finetune" in by_word_group:
+    extra = {g: by_word_group["prefix"][g]["total"] - by_word_group["finetune"][g]["total"] for g in WORD_GROUPS}
+    print("the prefix's extra loss over fine-tuning, by group: "
+          + ", ".join(f"{g} {100 * extra[g] / sum(extra.values()):.0f}%" for g in WORD_GROUPS)
+          + f" (of {sum(extra.values()):.0f} nats on {len(word_pairs)} validation targets)")
+fig, ax = plt.subplots(figsize=(8, 4))
+width = 0.8 / len(by_word_group)
+for i, (name, r) in enumerate(by_word_group.items()):
+    ax.bar([j + i * width for j in range(len(WORD_GROUPS))], [r[g]["mean"] for g in WORD_GROUPS], width,
+           label=name, color=colors.get(name, "tab:gray"))
+ax.set_xticks([j + width * (len(by_word_group) - 1) / 2 for j in range(len(WORD_GROUPS))],
+              [f"{g}\n({by_word_group['base, untrained'][g]['tokens']} tokens)" for g in WORD_GROUPS])
+ax.set_ylabel("mean loss per target token (nats)")
+ax.set_title(f"Where each method is unsure: {len(word_pairs)} validation targets, by kind of word")
+ax.legend(fontsize=8)
+ax.grid(alpha=0.3, axis="y")
+fig.tight_layout()
+fig.savefig(out_dir / "loss_by_word.png", dpi=120)
+print(f"wrote {out_dir / 'loss_by_word.png'}")
 
 # %% [markdown]
 # ## What the models write
@@ -355,3 +416,6 @@ for i, row in enumerate(test_rows[:3]):
 #    longer (`--methods prefix --steps 1200 --out runs/07_long`): does the prefix win them back, or only state the
 #    values it already had a phrase for? Find an output of the untrained base and one of the prefix for the same
 #    input in `results.json` and say in a sentence what the prefix changed.
+# 7. Read the word-by-word table. Which group holds most of the prefix's extra loss? Run it with `--steps 1200
+#    --methods prefix finetune --out runs/07_long`: which group does the extra training shrink? What would you change
+#    first, the words the base has read, or the base itself?

@@ -133,3 +133,46 @@ def generate_targets(model, enc, sources, max_new_tokens=64, batch_size=64):
         for row, i in zip(rows, chunk):
             outputs[i] = enc.decode([t for t in row if t != enc.eot_token]).strip()
     return outputs
+
+
+def target_token_words(enc, target):
+    """The word each token of an encoded target belongs to -> list of lowercase words, one per token of
+    encode_pair's target (" " + target, then <|endoftext|>); None for punctuation around words and for
+    <|endoftext|>.
+
+    Words are the target's space-separated words without the punctuation at their ends ("Ranch," -> "ranch";
+    "kid-friendly" and "£20-25" stay whole, hyphen included); a token belongs to the word its first non-space
+    byte falls in."""
+    text = (" " + target).encode()
+    word_of_byte, words, start = [None] * len(text), [], 0  # which word (index into words) each byte is part of
+    for piece in text.split(b" "):
+        core = piece.strip(b".,;:!?()\"'")
+        if core:
+            words.append(core.decode().lower())
+            first = start + piece.index(core)
+            word_of_byte[first:first + len(core)] = [len(words) - 1] * len(core)
+        start += len(piece) + 1
+    out, offset = [], 0
+    for token in enc.encode_ordinary(" " + target):
+        piece = enc.decode_single_token_bytes(token)
+        first = offset + len(piece) - len(piece.lstrip(b" "))
+        out.append(words[word_of_byte[first]] if first < len(text) and word_of_byte[first] is not None else None)
+        offset += len(piece)
+    return out + [None]  # <|endoftext|>
+
+
+@torch.no_grad()
+def target_token_losses(model, enc, pairs, block_size, batch_size=32):
+    """Teacher-forced cross-entropy of every target token -> one list of floats (nats) per (source, target) pair,
+    aligned with target_token_words(enc, target): where a model is unsure, token by token. The mean over all
+    tokens is the loss the methods train on. model: a GPT or a PrefixedGPT, used in the mode it is in."""
+    device = next(model.parameters()).device
+    out = []
+    for start in range(0, len(pairs), batch_size):
+        rows = [encode_pair(enc, s, t, block_size) for s, t in pairs[start:start + batch_size]]
+        x, y, mask = (t.to(device) for t in pad_pairs(rows, enc.eot_token))
+        logits = model(x, attention_mask=mask).logits  # (B, T, V)
+        logits = logits.to(torch.promote_types(logits.dtype, torch.float32))  # bf16 logits: the loss in fp32
+        loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), y, reduction="none")  # (B, T)
+        out += [loss[b][y[b] != -100].tolist() for b in range(len(rows))]
+    return out

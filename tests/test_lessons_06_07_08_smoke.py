@@ -2,6 +2,7 @@
 (--ckpt), 7 on its default, the course base."""
 import pytest
 import json
+import re
 
 import torch
 
@@ -22,10 +23,16 @@ def test_lesson06_proves_the_base_is_untouched(tmp_path, pretrained_ckpt):
 def test_lesson07_compares_three_methods(tmp_path):
     stdout = run_lesson("lessons.07_prefix_tune", "--quick", "--out", tmp_path)
     assert "base: the course base" in stdout
-    assert_pngs(tmp_path, ["losses.png"])
+    assert_pngs(tmp_path, ["losses.png", "loss_by_word.png"])
     written = json.loads((tmp_path / "results.json").read_text())
     results = written["results"]
     assert set(results) == {"prefix", "prompt", "finetune"}
+    # the word-by-word losses: every group has tokens, the same tokens for every model, and the shares add up
+    groups = [written["untrained_base"]["loss_by_word_group"]] + [r["loss_by_word_group"] for r in results.values()]
+    assert all(set(g) == {"held out", "copied", "sentence"} for g in groups)
+    assert all(g[k]["tokens"] == groups[0][k]["tokens"] > 0 for g in groups for k in g)
+    shares = [int(x) for x in re.findall(r"held out (-?\d+)%, copied (-?\d+)%, sentence (-?\d+)%", stdout)[0]]
+    assert abs(sum(shares) - 100) <= 2  # each share rounded
     # the untrained base is scored on the same test inputs and is the first column of the by-key table
     assert set(written["untrained_base"]["attribute_error_by_key"]) == set(results["prefix"]["attribute_error_by_key"])
     assert "| key | base, untrained | prefix | prompt | finetune |" in stdout
