@@ -156,7 +156,8 @@ def target_token_words(enc, target):
     for token in enc.encode_ordinary(" " + target):
         piece = enc.decode_single_token_bytes(token)
         first = offset + len(piece) - len(piece.lstrip(b" "))
-        out.append(words[word_of_byte[first]] if first < len(text) and word_of_byte[first] is not None else None)
+        inside = piece.strip(b" ") and word_of_byte[first] is not None  # a token of spaces alone is in no word
+        out.append(words[word_of_byte[first]] if inside else None)
         offset += len(piece)
     return out + [None]  # <|endoftext|>
 

@@ -69,3 +69,13 @@ def test_token_losses_average_to_the_training_loss_and_ignore_padding(enc):
     one_by_one = target_token_losses(model, enc, pairs, block_size=256, batch_size=1)  # no padding at all
     for a, b in zip(losses, one_by_one):
         assert a == pytest.approx(b, rel=1e-9)
+
+
+def test_a_token_of_spaces_alone_is_in_no_word(enc):
+    target = "The Eagle  is near Ranch."  # two spaces: the tokenizer gives one of them a token of its own
+    ids = enc.encode_ordinary(" " + target)
+    words = target_token_words(enc, target)
+    spaces = [w for token, w in zip(ids, words) if not enc.decode_single_token_bytes(token).strip()]
+    assert spaces and all(w is None for w in spaces)  # the case occurs, and such a token belongs to no word
+    runs = [w for i, w in enumerate(words) if w is not None and (i == 0 or words[i - 1] != w)]
+    assert runs == ["the", "eagle", "is", "near", "ranch"]
