@@ -545,7 +545,7 @@ def target_word_group(word: str | None, source: str) -> str:
         return "sentence"
     if word in HELD_OUT_WORDS or any(part in HELD_OUT_WORDS for part in word.split("-")):
         return "held out"
-    values = {w for value in source.split("[")[1:] for w in _value_words(value.split("]")[0])}
+    values = {w for value in re.findall(r"\[([^\]]*)\]", source) for w in _value_words(value)}  # what is in [...]
     parts = _value_words(word)
     return "copied" if parts and all(part in values for part in parts) else "sentence"
 

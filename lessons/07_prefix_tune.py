@@ -7,8 +7,8 @@ Run it from the repo root:
 
 Starts from the course base (data/course_base/, shipped with the course); `--ckpt runs/04_pretrain/model.pt`
 uses your own model from lesson 4 instead.
-Writes to runs/07_prefix_tune/: losses.png, loss_by_word.png, results.md, results.json, and the trained prefix (e2e.prefix.pt)
-that lesson 10 serves.
+Writes to runs/07_prefix_tune/: losses.png, loss_by_word.png, results.md, results.json, and the trained prefix
+(e2e.prefix.pt) that lesson 10 serves.
 """
 # %% [markdown]
 # # Teaching a frozen model a new task
