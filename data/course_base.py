@@ -10,7 +10,7 @@ pretrained for six minutes (lesson 04) has no skill worth steering: it cannot ev
 the course ships a base that was pretrained far longer, on reviews and on a small generated web of records
 (data/web.py), like the real weights that LLMs-from-scratch loads for its fine-tuning chapters.
 
-Five stages, one command. Stage 1 (40M tokens) reads the web's records of 14 known domains, where each key has
+Six stages, one command. Stage 1 (40M tokens) reads the web's records of 14 known domains, where each key has
 its own phrases. Its base states the values of keys it knows and invents the rest ("costs $12" for a price range), so
 stage 2 (12M tokens more, from stage 1's weights with a fresh schedule) adds listings: records whose keys are any
 word, described in generic words ("has a roof color of red", "is not open late"). The base can then copy from a
@@ -24,13 +24,14 @@ descriptions in the shapes of prose (data.web.prose_description): "There is a qu
 the restaurant vocabulary, everyday words that the task's values use: "French", "cheap", "children", "riverside",
 "rated". Stage 5 (6M tokens more, the same rate) says them of films, hotels and shops (data.web.everyday_document:
 "a French comedy", "a cheap hostel in the city centre", "welcomes children", "is rated 4 out of 5"), never of a place
-that serves food. A finished stage is kept: run the command again and it goes on from where the checkpoints in
---run-dir stand.
+that serves food. Stage 6 (6M tokens more) is stage 5 again on fresh documents: a pilot of it lifted lesson 7's prefix
+more than a new mix did (the README). A finished stage is kept: run the command again and it goes on from where the
+checkpoints in --run-dir stand.
 
     python -m data.course_base --from-weights data/course_base/model.pt    # only the stages after the shipped ones
 
 --from-weights starts the first stage its provenance.json does not list from those weights (the stages before come
-from that provenance): the shipped base's stages 3, 4 and 5 were made this way, each from the 16-bit weights of the
+from that provenance): the shipped base's stages 3 to 6 were made this way, each from the 16-bit weights of the
 stage before, so a run from scratch, where each stage starts from the fp32 checkpoint of the one before, ends on
 numbers that differ slightly.
 
@@ -101,6 +102,9 @@ STAGES = (
     Stage(tokens=8e6, text="verdicts", web_share=0.4, listings=0.5, lr=3e-4, warmup=200, checkpoint="stage4.pt",
           prose=0.7),
     Stage(tokens=6e6, text="verdicts", web_share=0.4, listings=0.5, lr=3e-4, warmup=200, checkpoint="stage5.pt",
+          prose=0.7, everyday=0.7),
+    # stage 6 is stage 5 again on fresh documents (its own seed): more of the same mix, not a new one (README)
+    Stage(tokens=6e6, text="verdicts", web_share=0.4, listings=0.5, lr=3e-4, warmup=200, checkpoint="stage6.pt",
           prose=0.7, everyday=0.7),
 )
 VAL_SLICE = dict(rows=32, seed=2024)  # the fixed validation slice whose loss the provenance records (see val_losses)

@@ -257,13 +257,13 @@ if main:
 #
 # The later lessons start from the *course base* (`data/course_base/`), made with this lesson's recipe, the same
 # model and the same mix of text, only pretrained about 40 times longer (`python -m data.course_base`, 4-5 hours
-# on two CPU cores; `provenance.json` beside it records how), with four more stages at the end: text with listings
+# on two CPU cores; `provenance.json` beside it records how), with five more stages at the end: text with listings
 # (data/web.py), reviews with their verdicts (data/verdicts.py), which lesson 9 asks about, descriptions in the
 # sentence shapes of prose, which lesson 7's references use, and everyday words ("French", "cheap", "children")
-# said of films, hotels and shops. Set side by side, three things show what more pretraining buys:
+# said of films, hotels and shops, twice over. Set side by side, three things show what more pretraining buys:
 #
 # - the validation loss against tokens seen: your curve is the start of the course base's (the jumps at 40M, 52M,
-#   72M and 80M tokens are its later stages starting, each with a fresh learning-rate warmup on new text);
+#   72M, 80M and 86M tokens are its later stages starting, each with a fresh learning-rate warmup on new text);
 # - the copy checks of lesson 7: given a table it never saw, does the model write the name? Given random tokens
 #   said twice, is the second copy easier than the first?
 # - a sample from each, from the same start and seed.
