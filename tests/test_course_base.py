@@ -47,8 +47,8 @@ def test_it_copies_restaurant_names_zero_shot_at_about_the_recorded_rate(base):
     recorded = PROVENANCE["copy_checks"]
     for key in ("web_records", "restaurants_known_names", "restaurants_new_names"):
         assert abs(checks[key] - recorded[key]) <= 0.07, (key, checks[key], recorded[key])
-    # The recorded rate is 0.80 on these 60 inputs (issue 11's target: >= 0.8); one greedy choice that another CPU
-    # rounds the other way moves it by 1/60, so the floor here is a little lower than the target.
+    # The recorded rate on these 60 inputs is in the provenance (issue 11's target: >= 0.8); one greedy choice that
+    # another CPU rounds the other way moves it by 1/60, so the floor here is a little lower than the target.
     assert checks["restaurants_known_names"] >= 0.75
     assert checks["repeat_second"] < checks["repeat_first"] - 0.5  # some general copying: the 2nd copy is easier
 

@@ -39,6 +39,12 @@ def test_lesson07_compares_three_methods(tmp_path):
     assert "values the trained prefix states less often than the untrained base:" in stdout
     assert results["prefix"]["stored"] < results["finetune"]["stored"] / 50
     assert all(r["step_s"] > 0 for r in results.values())  # timed side by side after training
+    # one saving, said the same way twice: the median of the three races' own ratios
+    races = results["prefix"]["step_saving_pct_runs"]
+    assert len(races) == 3 and results["prefix"]["step_saving_pct"] == sorted(races)[1]
+    races_said = re.findall(r"a prefix step is (-?\d+)% faster than a fine-tuning step", stdout)
+    summary_said = re.findall(r"prefix vs fine-tuning: .* step (-?\d+)% faster", stdout)
+    assert races_said and races_said == summary_said == [f"{results['prefix']['step_saving_pct']:.0f}"]
     # the saved prefix loads back onto the base it was trained on; the fine-tuned model loads with load_model
     base = load_model()
     assert load_prefix(tmp_path / "e2e.prefix.pt", base).prefix_len == results["prefix"]["prefix_len"]
