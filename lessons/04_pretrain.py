@@ -168,7 +168,8 @@ log(f"model: {config.n_layer} layers, {config.n_head} heads, {config.n_embd} dim
 #   than reviews (val is reviews only). A gap that keeps growing would be overfitting.
 # - **bf16** (`--dtype bf16`) runs the matmuls in 16-bit under autocast, weights stay fp32. It pays off on
 #   GPUs and on CPUs with bf16 instructions (AVX512-BF16, AMX); many CPUs only emulate it and are several
-#   times *slower*. The default `auto` times one matmul each way and keeps the faster.
+#   times *slower*. The default `auto` races matmuls each way (the best of five rounds, so a busy moment of the
+#   machine cannot flip it) and keeps bf16 only where it is clearly faster.
 
 # %%
 batch_size = args.train_batch_size or (QUICK if args.quick else DEFAULTS)["batch_size"]

@@ -44,9 +44,32 @@ def autocast_context(device, dtype: str):
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
-def pick_dtype(device, verbose=True) -> str:
-    """The faster of fp32 and bf16 here: bf16 on a GPU that has it; on a CPU, whichever wins a short matmul race.
-    Many CPUs emulate bf16 (then it is several times SLOWER); those with AVX512-BF16 or AMX run it faster."""
+BF16_MARGIN = 0.9  # bf16 is kept only where it is clearly faster: near a tie, fp32 is the exact one
+
+
+def matmul_round_seconds(dtype, size=384, repeats=4) -> float:
+    """Seconds for `repeats` (size x size) matmuls in `dtype` on the CPU, after one to warm up (the first call of a
+    kernel can include compiling it)."""
+    a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
+    a @ b
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return time.perf_counter() - t0
+
+
+def faster_dtype(fp32_rounds, bf16_rounds, margin=BF16_MARGIN):
+    """The race's verdict -> ("fp32" or "bf16", bf16's time as a fraction of fp32's). Each dtype's best round
+    counts: whatever else the machine does (another program, a thread waking up) can only make a round slower, so
+    the fastest round is the one nearest the hardware's speed, and one disturbed round cannot flip the choice."""
+    ratio = min(bf16_rounds) / min(fp32_rounds)
+    return ("bf16" if ratio < margin else "fp32"), ratio
+
+
+def pick_dtype(device, verbose=True, rounds=5) -> str:
+    """The faster of fp32 and bf16 here: bf16 on a GPU that has it; on a CPU, bf16 only where it wins a matmul race
+    clearly (faster_dtype). Many CPUs emulate bf16 (then it is several times SLOWER); those with AVX512-BF16 or AMX
+    run it faster. The race takes a fraction of a second: `rounds` rounds, the two dtypes taking turns."""
     device = torch.device(device)
     if device.type == "cuda":
         native = torch.cuda.is_bf16_supported()
@@ -54,17 +77,12 @@ def pick_dtype(device, verbose=True) -> str:
     elif device.type != "cpu":
         choice, why = "fp32", f"bf16 autocast is not used on {device.type}"
     else:
-        def seconds(dtype):
-            a, b = torch.randn(256, 256, dtype=dtype), torch.randn(256, 256, dtype=dtype)
-            a @ b  # warm up
-            t0 = time.perf_counter()
-            for _ in range(3):
-                a @ b
-            return time.perf_counter() - t0
-
-        fp32, bf16 = seconds(torch.float32), seconds(torch.bfloat16)
-        choice = "bf16" if bf16 < fp32 else "fp32"
-        why = f"on this CPU a bf16 matmul takes {bf16 / fp32:.2g}x the time of an fp32 one"
+        timings = {torch.float32: [], torch.bfloat16: []}
+        for _ in range(rounds):  # turns, so a busy moment of the machine falls on both
+            for dtype, seconds in timings.items():
+                seconds.append(matmul_round_seconds(dtype))
+        choice, ratio = faster_dtype(timings[torch.float32], timings[torch.bfloat16])
+        why = f"on this CPU a bf16 matmul takes {ratio:.2g}x the time of an fp32 one, the best of {rounds} rounds each"
     if verbose:
         print(f"dtype: {choice} ({why})")
     return choice
