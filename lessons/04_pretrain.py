@@ -257,7 +257,7 @@ if main:
 # ## Your model beside the course base
 #
 # The later lessons start from the *course base* (`data/course_base/`), made with this lesson's recipe, the same
-# model and the same mix of text, only pretrained about 40 times longer (`python -m data.course_base`, 4-5 hours
+# model and the same mix of text, only pretrained about 45 times longer (`python -m data.course_base`, 4-5 hours
 # on two CPU cores; `provenance.json` beside it records how), with five more stages at the end: text with listings
 # (data/web.py), reviews with their verdicts (data/verdicts.py), which lesson 9 asks about, descriptions in the
 # sentence shapes of prose, which lesson 7's references use, and everyday words ("French", "cheap", "children")

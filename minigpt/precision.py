@@ -83,6 +83,8 @@ def pick_dtype(device, verbose=True, rounds=5) -> str:
                 seconds.append(matmul_round_seconds(dtype))
         choice, ratio = faster_dtype(timings[torch.float32], timings[torch.bfloat16])
         why = f"on this CPU a bf16 matmul takes {ratio:.2g}x the time of an fp32 one, the best of {rounds} rounds each"
+        if choice == "fp32" and ratio < 1:
+            why += f"; bf16 is kept only below {BF16_MARGIN}x"
     if verbose:
         print(f"dtype: {choice} ({why})")
     return choice
