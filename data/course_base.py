@@ -24,9 +24,9 @@ descriptions in the shapes of prose (data.web.prose_description): "There is a qu
 the restaurant vocabulary, everyday words that the task's values use: "French", "cheap", "children", "riverside",
 "rated". Stage 5 (6M tokens more, the same rate) says them of films, hotels and shops (data.web.everyday_document:
 "a French comedy", "a cheap hostel in the city centre", "welcomes children", "is rated 4 out of 5"), never of a place
-that serves food. Stage 6 (6M tokens more) is stage 5 again on fresh documents: a pilot of it lifted lesson 7's prefix
-more than a new mix did (the README). A finished stage is kept: run the command again and it goes on from where the
-checkpoints in --run-dir stand.
+that serves food. Stage 6 (6M tokens more) is stage 5 again on fresh documents: it lowered the validation losses a
+little, and lesson 7's prefix scored the same BLEU on the mean of two seeds (the README). A finished stage is kept:
+run the command again and it goes on from where the checkpoints in --run-dir stand.
 
     python -m data.course_base --from-weights data/course_base/model.pt    # only the stages after the shipped ones
 
@@ -95,17 +95,16 @@ class Stage:
         return f"{text} + {self.web_share:.0%} data/web.py" + (f" ({', '.join(said)})" if said else "")
 
 
+EVERYDAY_STAGE = Stage(tokens=6e6, text="verdicts", web_share=0.4, listings=0.5, lr=3e-4, warmup=200,
+                       checkpoint="stage5.pt", prose=0.7, everyday=0.7)
 STAGES = (
     Stage(tokens=4e7, text="web", web_share=0.5, listings=0.0, lr=2e-3, warmup=300, checkpoint="model.pt"),
     Stage(tokens=1.2e7, text="web", web_share=0.5, listings=0.5, lr=1e-3, warmup=200, checkpoint="stage2.pt"),
     Stage(tokens=2e7, text="verdicts", web_share=0.3, listings=0.5, lr=1e-3, warmup=200, checkpoint="stage3.pt"),
     Stage(tokens=8e6, text="verdicts", web_share=0.4, listings=0.5, lr=3e-4, warmup=200, checkpoint="stage4.pt",
           prose=0.7),
-    Stage(tokens=6e6, text="verdicts", web_share=0.4, listings=0.5, lr=3e-4, warmup=200, checkpoint="stage5.pt",
-          prose=0.7, everyday=0.7),
-    # stage 6 is stage 5 again on fresh documents (its own seed): more of the same mix, not a new one (README)
-    Stage(tokens=6e6, text="verdicts", web_share=0.4, listings=0.5, lr=3e-4, warmup=200, checkpoint="stage6.pt",
-          prose=0.7, everyday=0.7),
+    EVERYDAY_STAGE,
+    replace(EVERYDAY_STAGE, checkpoint="stage6.pt"),  # stage 5 again, on other documents: each stage has its seed
 )
 VAL_SLICE = dict(rows=32, seed=2024)  # the fixed validation slice whose loss the provenance records (see val_losses)
 

@@ -183,8 +183,8 @@ del untrained
 # the prefix starts out as the end of a solved example, read in context). Prompt tuning starts from the same text.
 # Every method gets the same steps, batches and loop; the learning rates differ (a few thousand prefix numbers
 # want a far larger lr than a whole model). The recipe (lr, P, MLP width) comes from a small sweep on validation
-# inputs, `python -m lessons.sweep_prefix_recipe`, whose table is in the README. The init is open: on the course base
-# the two texts tie by validation loss (exercise 5 asks what the starting point is worth). The steps: 600 each,
+# inputs, `python -m lessons.sweep_prefix_recipe`, whose table is in the README. The init is open: in that sweep the
+# two texts tied by validation loss (exercise 5 asks what the starting point is worth). The steps: 600 each,
 # about as many as keep this lesson under ten minutes on a 2-core CPU. Fine-tuning is nearly done by then; the prefix
 # is still learning (compare the two loss curves), so `--steps` is the first knob to turn if you have more time.
 #
